@@ -1,0 +1,230 @@
+"""Vendor admin pages: people and roles, customer and partner organisations, settings, audit."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, time
+
+from flask import Response, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from accounts import bp, services
+from accounts.forms import (
+    ActiveToggleForm,
+    InviteForm,
+    OrganizationForm,
+    RoleForm,
+    VendorSettingsForm,
+)
+from accounts.models import Membership, Organization, User
+from accounts.queries import audit_events, organizations_of_vendor
+from core.errors import ServiceError
+from core.extensions import db
+from core.navigation import nav_item
+from core.permissions import ROLES_BY_KIND, OrgKind, Role, current_actor, get_or_404, requires
+
+nav_item("People", "accounts.people", Role.ADMIN)
+nav_item("Organisations", "accounts.organizations", Role.ADMIN)
+nav_item("Settings", "accounts.vendor_settings", Role.ADMIN)
+nav_item("Audit log", "accounts.audit_log", Role.ADMIN)
+
+PER_PAGE = 25
+
+
+def _page() -> int:
+    return request.args.get("page", 1, type=int) or 1
+
+
+@bp.route("/admin/people", methods=["GET", "POST"])
+@requires(Role.ADMIN)
+def people() -> ResponseReturnValue:
+    form = InviteForm()
+    form.organization_id.choices = [(o.id, o.name) for o in organizations_of_vendor(active=True)]
+    if form.validate_on_submit():
+        try:
+            services.invite_user(
+                current_actor(),
+                form.email.data,
+                form.name.data or "",
+                Role(form.role.data),
+                form.organization_id.data,
+            )
+        except ServiceError as error:
+            form.form_errors.append(error.message)
+        else:
+            flash(f"Invitation sent to {form.email.data}.", "success")
+            return redirect(url_for("accounts.people"))
+    organization_id = request.args.get("organization", type=int)
+    stmt = (
+        select(Membership)
+        .join(Membership.user)
+        .join(Membership.organization)
+        .options(joinedload(Membership.user), joinedload(Membership.organization))
+        .order_by(Organization.name, User.email)
+    )
+    if organization_id:
+        stmt = stmt.where(Membership.organization_id == organization_id)
+    page = db.paginate(stmt, page=_page(), per_page=PER_PAGE, error_out=False)
+    return render_template(
+        "accounts/admin/people.html",
+        form=form,
+        page=page,
+        organizations=form.organization_id.choices,
+        organization_id=organization_id,
+        roles_by_kind=ROLES_BY_KIND,
+        toggle=ActiveToggleForm(),
+    )
+
+
+@bp.post("/admin/memberships/<int:membership_id>/role")
+@requires(Role.ADMIN)
+def change_role(membership_id: int) -> ResponseReturnValue:
+    membership = get_or_404(Membership, membership_id, joinedload(Membership.organization))
+    form = RoleForm()
+    form.role.choices = [r.value for r in ROLES_BY_KIND[membership.organization.kind]]
+    if form.validate_on_submit():
+        services.change_role(current_actor(), membership, Role(form.role.data))
+        flash("Role changed.", "success")
+    else:
+        flash("Choose one of the roles offered.", "danger")
+    return redirect(request.referrer or url_for("accounts.people"))
+
+
+@bp.post("/admin/memberships/<int:membership_id>/active")
+@requires(Role.ADMIN)
+def set_membership_active(membership_id: int) -> ResponseReturnValue:
+    membership = get_or_404(Membership, membership_id, joinedload(Membership.user))
+    form = ActiveToggleForm()
+    if form.validate_on_submit():
+        services.set_membership_active(current_actor(), membership, form.active.data)
+        state = "restored" if form.active.data else "removed"
+        flash(f"Access for {membership.user.email} {state}.", "success")
+    return redirect(request.referrer or url_for("accounts.people"))
+
+
+@bp.route("/admin/organizations", methods=["GET", "POST"])
+@requires(Role.ADMIN)
+def organizations() -> ResponseReturnValue:
+    form = OrganizationForm()
+    if form.validate_on_submit():
+        try:
+            organization = services.create_organization(
+                current_actor(), OrgKind(form.kind.data), form.name.data
+            )
+        except ServiceError as error:
+            form.name.errors.append(error.message)
+        else:
+            flash(f"{organization.name} created. Invite its people next.", "success")
+            return redirect(url_for("accounts.organizations"))
+    kind = request.args.get("kind")
+    stmt = select(Organization).where(Organization.vendor_id.is_not(None))
+    if kind in {OrgKind.CUSTOMER.value, OrgKind.PARTNER.value}:
+        stmt = stmt.where(Organization.kind == OrgKind(kind))
+    page = db.paginate(
+        stmt.order_by(Organization.kind, Organization.name),
+        page=_page(),
+        per_page=PER_PAGE,
+        error_out=False,
+    )
+    return render_template(
+        "accounts/admin/organizations.html", form=form, page=page, kind=kind,
+        toggle=ActiveToggleForm(),
+    )
+
+
+@bp.route("/admin/organizations/<int:organization_id>", methods=["GET", "POST"])
+@requires(Role.ADMIN)
+def edit_organization(organization_id: int) -> ResponseReturnValue:
+    organization = get_or_404(Organization, organization_id)
+    form = OrganizationForm(obj=organization)
+    del form.kind
+    if form.validate_on_submit():
+        try:
+            services.rename_organization(current_actor(), organization, form.name.data)
+        except ServiceError as error:
+            form.name.errors.append(error.message)
+        else:
+            flash("Organisation saved.", "success")
+            return redirect(url_for("accounts.organizations"))
+    return render_template(
+        "accounts/admin/organization.html", form=form, organization=organization,
+        toggle=ActiveToggleForm(),
+    )
+
+
+@bp.post("/admin/organizations/<int:organization_id>/active")
+@requires(Role.ADMIN)
+def set_organization_active(organization_id: int) -> ResponseReturnValue:
+    organization = get_or_404(Organization, organization_id)
+    form = ActiveToggleForm()
+    if form.validate_on_submit():
+        services.set_organization_active(current_actor(), organization, form.active.data)
+        state = "reactivated" if form.active.data else "deactivated"
+        flash(f"{organization.name} {state}.", "success")
+    return redirect(url_for("accounts.organizations"))
+
+
+@bp.route("/admin/settings", methods=["GET", "POST"])
+@requires(Role.ADMIN)
+def vendor_settings() -> ResponseReturnValue:
+    vendor = db.session.get(Organization, current_actor().vendor_id)
+    form = VendorSettingsForm(obj=vendor)
+    if form.validate_on_submit():
+        values = services.VendorSettings(
+            name=form.name.data.strip(),
+            currency=form.currency.data,
+            payment_terms_days=form.payment_terms_days.data,
+            tax_rate=form.tax_rate.data,
+            invoice_prefix=form.invoice_prefix.data,
+            terms_text=form.terms_text.data or "",
+            terms_version=form.terms_version.data.strip(),
+        )
+        services.update_vendor_settings(current_actor(), values)
+        flash("Settings saved.", "success")
+        return redirect(url_for("accounts.vendor_settings"))
+    return render_template("accounts/admin/settings.html", form=form)
+
+
+def _day(name: str, end: bool = False) -> datetime | None:
+    value = request.args.get(name, "")
+    try:
+        day = datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        return None
+    return datetime.combine(day, time.max if end else time.min, tzinfo=UTC)
+
+
+@bp.get("/admin/audit")
+@requires(Role.ADMIN)
+def audit_log() -> ResponseReturnValue:
+    filters = {
+        "action": request.args.get("action", "").strip()[:64],
+        "actor": request.args.get("actor", "").strip()[:254],
+        "object_type": request.args.get("object_type", "").strip()[:64],
+    }
+    stmt = audit_events(
+        current_actor().vendor_id, since=_day("since"), until=_day("until", end=True), **filters
+    )
+    if request.args.get("format") == "csv":
+        return _audit_csv(db.session.scalars(stmt.limit(50_000)))
+    page = db.paginate(stmt, page=_page(), per_page=50, error_out=False)
+    return render_template("accounts/admin/audit.html", page=page, filters=request.args)
+
+
+def _audit_csv(events: object) -> Response:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["time_utc", "actor", "action", "object_type", "object_id", "ip", "changes"])
+    for event in events:  # type: ignore[attr-defined]
+        writer.writerow(
+            [event.occurred_at.isoformat(), event.actor_email or "", event.action,
+             event.object_type, event.object_id or "", event.ip or "", event.changes]
+        )
+    return Response(
+        buffer.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": "attachment; filename=audit-log.csv"},
+    )

@@ -1,0 +1,126 @@
+"""Forms of accounts. Lengths match the columns so long input is refused with a message."""
+
+from __future__ import annotations
+
+from babel.numbers import list_currencies
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DecimalField,
+    EmailField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    EqualTo,
+    InputRequired,
+    Length,
+    NumberRange,
+    Regexp,
+)
+
+from core.permissions import OrgKind, Role
+
+PASSWORD_RULES = [
+    DataRequired(),
+    Length(min=10, max=128, message="Use between 10 and 128 characters."),
+]
+
+
+def email_field(label: str = "Email") -> EmailField:
+    return EmailField(
+        label,
+        validators=[
+            DataRequired(),
+            Length(max=254),
+            Email(message="Enter an email address like name@example.com."),
+        ],
+    )
+
+
+class SignInForm(FlaskForm):
+    email = email_field()
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=128)])
+    submit = SubmitField("Sign in")
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = email_field()
+    submit = SubmitField("Email me a reset link")
+
+
+class NewPasswordForm(FlaskForm):
+    password = PasswordField("New password", validators=PASSWORD_RULES)
+    confirm = PasswordField(
+        "Repeat the password", validators=[EqualTo("password", message="The passwords differ.")]
+    )
+    submit = SubmitField("Set password")
+
+
+class AcceptInvitationForm(NewPasswordForm):
+    name = StringField("Your name", validators=[DataRequired(), Length(max=120)])
+    submit = SubmitField("Join")
+
+
+class InviteForm(FlaskForm):
+    email = email_field()
+    name = StringField("Name", validators=[Length(max=120)])
+    organization_id = SelectField("Organisation", coerce=int, validators=[InputRequired()])
+    role = SelectField(
+        "Role", choices=[(role.value, role.label) for role in Role], validators=[InputRequired()]
+    )
+    submit = SubmitField("Send invitation")
+
+
+class RoleForm(FlaskForm):
+    role = SelectField("Role", validators=[InputRequired()])
+    submit = SubmitField("Change role")
+
+
+class OrganizationForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    kind = SelectField(
+        "Kind",
+        choices=[(OrgKind.CUSTOMER.value, "Customer"), (OrgKind.PARTNER.value, "Partner")],
+    )
+    submit = SubmitField("Save")
+
+
+class VendorSettingsForm(FlaskForm):
+    name = StringField("Vendor name", validators=[DataRequired(), Length(max=120)])
+    currency = SelectField(
+        "Currency", choices=sorted(list_currencies()), validators=[InputRequired()]
+    )
+    payment_terms_days = IntegerField(
+        "Payment terms (days)",
+        validators=[InputRequired(), NumberRange(min=0, max=365, message="Between 0 and 365.")],
+    )
+    tax_rate = DecimalField(
+        "Tax rate (%)",
+        places=2,
+        validators=[InputRequired(), NumberRange(min=0, max=100, message="Between 0 and 100.")],
+    )
+    invoice_prefix = StringField(
+        "Invoice prefix",
+        validators=[
+            DataRequired(),
+            Length(max=12),
+            Regexp(r"^[A-Z0-9]+$", message="Capital letters and digits only, e.g. ACME."),
+        ],
+    )
+    terms_text = TextAreaField("Terms of service", validators=[Length(max=50_000)])
+    terms_version = StringField("Terms version", validators=[DataRequired(), Length(max=20)])
+    submit = SubmitField("Save settings")
+
+
+class ActiveToggleForm(FlaskForm):
+    """A bare POST with CSRF for activate/deactivate buttons."""
+
+    active = BooleanField()
+    submit = SubmitField()

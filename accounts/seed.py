@@ -1,0 +1,86 @@
+"""Demo organisations and people: two vendors, their customers and partners, one user per role."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from accounts.models import Membership, Organization, User
+from core.demo import Login, seeder
+from core.extensions import db
+from core.permissions import CUSTOMER_ROLES, PARTNER_ROLES, VENDOR_ROLES, OrgKind, Role
+
+DEMO_PASSWORD = "servlet-demo-1"  # noqa: S105  (printed on purpose: it is the demo login)
+
+VENDORS = {
+    "Northwind Analytics": {
+        "domain": "northwind.example",
+        "currency": "USD",
+        "prefix": "NWA",
+        "customers": ["Blue Harbor Logistics", "Granite Federal Bank", "Maple Leaf Retail"],
+        "partner": "Bridgepoint Consulting",
+    },
+    "Helios CRM": {
+        "domain": "helios.example",
+        "currency": "EUR",
+        "prefix": "HEL",
+        "customers": ["Alpenrose Versicherung", "Costa Verde Hotels", "Nordlys Energi"],
+        "partner": "Keystone Partners",
+    },
+}
+
+
+def _organization(name: str, kind: OrgKind, vendor: Organization | None) -> Organization:
+    organization = db.session.scalar(select(Organization).where(Organization.name == name))
+    if organization is None:
+        organization = Organization(
+            name=name, kind=kind, vendor_id=vendor.id if vendor is not None else None
+        )
+        db.session.add(organization)
+        db.session.flush()
+    return organization
+
+
+def _member(organization: Organization, role: Role, email: str, logins: list[Login]) -> None:
+    user = db.session.scalar(select(User).where(User.email == email))
+    if user is None:
+        user = User(email=email, name=role.label)
+        user.set_password(DEMO_PASSWORD)
+        db.session.add(user)
+        db.session.flush()
+        db.session.add(
+            Membership(
+                user=user, organization=organization, role=role, vendor_id=organization.tenant_id
+            )
+        )
+    logins.append((organization.name, role.value, email, DEMO_PASSWORD))
+
+
+def _slug(name: str) -> str:
+    return name.lower().split()[0]
+
+
+@seeder
+def seed_accounts(logins: list[Login]) -> None:
+    for vendor_name, spec in VENDORS.items():
+        vendor = _organization(vendor_name, OrgKind.VENDOR, None)
+        vendor.currency = spec["currency"]
+        vendor.invoice_prefix = spec["prefix"]
+        vendor.tax_rate = Decimal("8.00")
+        vendor.terms_text = (
+            f"{vendor_name} professional services terms. Fixed-price servlets are delivered "
+            "as described on their page; the customer provides the listed prerequisites."
+        )
+        domain = spec["domain"]
+        for role in VENDOR_ROLES:
+            _member(vendor, role, f"{role.value.replace('_', '.')}@{domain}", logins)
+        for index, customer_name in enumerate(spec["customers"]):
+            customer = _organization(customer_name, OrgKind.CUSTOMER, vendor)
+            if index == 0:
+                for role in CUSTOMER_ROLES:
+                    _member(customer, role, f"{role.value}@{_slug(customer_name)}.example", logins)
+        partner = _organization(spec["partner"], OrgKind.PARTNER, vendor)
+        for role in PARTNER_ROLES:
+            email = f"{role.value.replace('_', '.')}@{_slug(spec['partner'])}.example"
+            _member(partner, role, email, logins)

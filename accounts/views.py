@@ -1,0 +1,120 @@
+"""Sign-in, sign-out, password reset, invitations, organisation switching and home pages."""
+
+from __future__ import annotations
+
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, login_required, login_user, logout_user
+
+from accounts import admin_views, bp, cli, seed  # noqa: F401  (register routes, CLI, seeder)
+from accounts import services
+from accounts.forms import AcceptInvitationForm, ForgotPasswordForm, NewPasswordForm, SignInForm
+from accounts.session import MEMBERSHIP_KEY, usable_memberships
+from accounts.tokens import Purpose, user_for_token
+from core.errors import ServiceError
+from core.extensions import limiter
+from core.permissions import requires
+
+
+def _failed_sign_in(response: object) -> bool:
+    """Only refused sign-ins count against the limit (a success redirects)."""
+    return getattr(response, "status_code", 200) != 302
+
+
+def _sign_in_limit() -> str:
+    return current_app.config["SIGN_IN_RATE_LIMIT"]
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+@limiter.limit(_sign_in_limit, methods=["POST"], deduct_when=_failed_sign_in)
+def sign_in() -> ResponseReturnValue:
+    if current_user.is_authenticated:
+        return redirect(url_for("accounts.home"))
+    form = SignInForm()
+    if form.validate_on_submit():
+        user = services.authenticate(form.email.data, form.password.data)
+        if user is None:
+            form.form_errors.append("Wrong email or password.")
+        else:
+            # A fresh session on sign-in: nothing planted before it survives (fixation).
+            session.clear()
+            login_user(user)
+            services.record_sign_in(user)
+            return redirect(_safe_next(request.args.get("next")))
+    return render_template("accounts/sign_in.html", form=form)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths, so the sign-in page cannot bounce users elsewhere."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return url_for("accounts.home")
+
+
+@bp.post("/sign-out")
+@login_required
+def sign_out() -> ResponseReturnValue:
+    logout_user()
+    session.clear()
+    flash("You are signed out.", "info")
+    return redirect(url_for("accounts.sign_in"))
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+def forgot_password() -> ResponseReturnValue:
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        services.request_password_reset(form.email.data)
+        flash("If that address has an account, a reset link is on its way.", "info")
+        return redirect(url_for("accounts.sign_in"))
+    return render_template("accounts/forgot_password.html", form=form)
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str) -> ResponseReturnValue:
+    if user_for_token(token, Purpose.RESET) is None:
+        return render_template("accounts/token_invalid.html", what="reset link"), 400
+    form = NewPasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.reset_password(token, form.password.data)
+        except ServiceError as error:
+            form.form_errors.append(error.message)
+        else:
+            flash("Your password is changed. Sign in with it now.", "success")
+            return redirect(url_for("accounts.sign_in"))
+    return render_template("accounts/reset_password.html", form=form)
+
+
+@bp.route("/invitation/<token>", methods=["GET", "POST"])
+def accept_invitation(token: str) -> ResponseReturnValue:
+    user = user_for_token(token, Purpose.INVITE)
+    if user is None or user.password_hash is not None:
+        return render_template("accounts/token_invalid.html", what="invitation"), 400
+    form = AcceptInvitationForm(name=user.name)
+    if form.validate_on_submit():
+        try:
+            services.accept_invitation(token, form.name.data, form.password.data)
+        except ServiceError as error:
+            form.form_errors.append(error.message)
+        else:
+            flash("Welcome! Sign in with your new password.", "success")
+            return redirect(url_for("accounts.sign_in"))
+    return render_template("accounts/accept_invitation.html", form=form, email=user.email)
+
+
+@bp.post("/switch/<int:membership_id>")
+@login_required
+def switch_organization(membership_id: int) -> ResponseReturnValue:
+    if any(m.id == membership_id for m in usable_memberships(current_user)):
+        session[MEMBERSHIP_KEY] = membership_id
+    else:
+        flash("You are not a member of that organisation.", "warning")
+    return redirect(url_for("accounts.home"))
+
+
+@bp.get("/")
+@requires()
+def home() -> ResponseReturnValue:
+    membership = current_user.membership
+    return render_template(f"home/{membership.role.value}.html", membership=membership)

@@ -1,0 +1,104 @@
+"""Declarative base, shared column types and mixins for every model."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, registry
+from sqlalchemy.orm import relationship as sa_relationship
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Tests set this so that a page which forgets to eager-load what it shows fails loudly
+# (an N+1 in waiting) instead of quietly issuing one query per row.
+DEFAULT_LAZY = "raise_on_sql" if os.environ.get("SERVLET_DESK_LAZY_RAISE") else "select"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite keeps no zone of its own)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def enum_column(enum: type[Enum], length: int = 24) -> sa.Enum:
+    """Enums stored by value as plain strings: readable in SQL and free of native enum DDL."""
+    return sa.Enum(
+        enum,
+        native_enum=False,
+        length=length,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
+
+
+class Base(DeclarativeBase):
+    registry = registry(
+        metadata=MetaData(naming_convention=NAMING_CONVENTION),
+        type_annotation_map={datetime: UTCDateTime()},
+    )
+
+
+def relationship(*args: Any, **kwargs: Any) -> Any:
+    """``sqlalchemy.orm.relationship`` with the project's lazy-loading default."""
+    kwargs.setdefault("lazy", DEFAULT_LAZY)
+    return sa_relationship(*args, **kwargs)
+
+
+class IdMixin:
+    id: Mapped[int] = mapped_column(primary_key=True)
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TenantMixin:
+    """Marks a model as tenant data: every ORM query of it is filtered to the current vendor.
+
+    See ``core.tenancy`` for how the filter is applied and why an unscoped query fails.
+    """
+
+    @declared_attr
+    def vendor_id(cls) -> Mapped[int]:  # noqa: N805
+        return mapped_column(sa.ForeignKey("organization.id"), index=True)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    """Foreign keys on and write-ahead logging for SQLite; other backends are left alone."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()

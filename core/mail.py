@@ -1,0 +1,93 @@
+"""Outgoing email through an outbox.
+
+``send_mail`` only adds a row to the session, so a message exists exactly when the change
+that caused it commits. ``deliver_pending`` sends what is waiting: to SMTP when MAIL_SERVER is
+set, otherwise to the console (the outbox page shows every message in development). It runs
+after each request that queued mail and, later, from the scheduler for retries.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from datetime import datetime
+from email.message import EmailMessage
+
+import sqlalchemy as sa
+from flask import current_app, g, has_request_context
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import IdMixin, utcnow
+from core.extensions import db
+
+MAX_ATTEMPTS = 5
+
+
+class OutboxEmail(IdMixin, db.Model):
+    __tablename__ = "outbox_email"
+
+    vendor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organization.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    recipient: Mapped[str] = mapped_column(sa.String(254))
+    subject: Mapped[str] = mapped_column(sa.String(200))
+    body: Mapped[str] = mapped_column(sa.Text)
+    sent_at: Mapped[datetime | None] = mapped_column(index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+
+
+def send_mail(recipient: str, subject: str, body: str, *, vendor_id: int | None = None) -> None:
+    """Queue a plain-text email in the caller's transaction."""
+    db.session.add(
+        OutboxEmail(recipient=recipient, subject=subject[:200], body=body, vendor_id=vendor_id)
+    )
+    if has_request_context():
+        g.mail_queued = True
+
+
+def _message(email: OutboxEmail) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = current_app.config["MAIL_SENDER"]
+    message["To"] = email.recipient
+    message["Subject"] = email.subject
+    message.set_content(email.body)
+    return message
+
+
+def _deliver(email: OutboxEmail) -> None:
+    config = current_app.config
+    if not config["MAIL_SERVER"]:
+        current_app.logger.info("email to %s: %s\n%s", email.recipient, email.subject, email.body)
+        return
+    with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=10) as smtp:
+        if config["MAIL_USE_TLS"]:
+            smtp.starttls()
+        if config["MAIL_USERNAME"]:
+            smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"])
+        smtp.send_message(_message(email))
+
+
+def deliver_pending(limit: int = 100) -> int:
+    """Send waiting messages, each at most once; returns how many were sent.
+
+    Rows are claimed with ``FOR UPDATE SKIP LOCKED`` where the database has it, so two
+    processes delivering at once never send the same message twice.
+    """
+    stmt = (
+        sa.select(OutboxEmail)
+        .where(OutboxEmail.sent_at.is_(None), OutboxEmail.attempts < MAX_ATTEMPTS)
+        .order_by(OutboxEmail.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    sent = 0
+    for email in db.session.scalars(stmt).all():
+        email.attempts += 1
+        try:
+            _deliver(email)
+        except (OSError, smtplib.SMTPException) as error:
+            email.last_error = str(error)[:1000]
+        else:
+            email.sent_at = utcnow()
+            sent += 1
+    db.session.commit()
+    return sent

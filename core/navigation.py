@@ -1,0 +1,38 @@
+"""The navigation bar, filled by each area so core knows no area's routes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import url_for
+from flask_login import current_user
+
+from core import bp
+from core.permissions import Role
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    endpoint: str
+    roles: frozenset[Role]
+
+    @property
+    def url(self) -> str:
+        return url_for(self.endpoint)
+
+
+_items: list[NavItem] = []
+
+
+def nav_item(label: str, endpoint: str, *roles: Role) -> None:
+    """Show ``label`` linking to ``endpoint`` to members holding one of ``roles``."""
+    _items.append(NavItem(label, endpoint, frozenset(roles)))
+
+
+@bp.app_context_processor
+def navigation() -> dict[str, list[NavItem]]:
+    membership = current_user.membership if current_user.is_authenticated else None
+    if membership is None:
+        return {"nav_items": []}
+    return {"nav_items": [item for item in _items if membership.role in item.roles]}

@@ -1,0 +1,45 @@
+"""Core routes: health check for load balancers and the development outbox page."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, render_template, request
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from core import bp, navigation, templating  # noqa: F401  (they register hooks on bp)
+from core.demo import demo_cli
+from core.errors import register_error_handlers
+from core.extensions import db, limiter
+from core.mail import OutboxEmail
+
+bp.cli.add_command(demo_cli)
+bp.record_once(lambda state: register_error_handlers(state.app))
+
+
+@bp.get("/healthz")
+@limiter.exempt
+def healthz() -> ResponseReturnValue:
+    try:
+        db.session.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        db.session.rollback()
+        return {"status": "error", "database": "unreachable"}, 503
+    return {"status": "ok", "database": "ok"}
+
+
+def outbox_enabled() -> bool:
+    """The outbox page shows every queued email, reset links included: development only."""
+    return bool(current_app.debug or current_app.config.get("OUTBOX_PAGE"))
+
+
+@bp.get("/dev/outbox")
+def outbox() -> ResponseReturnValue:
+    if not outbox_enabled():
+        abort(404)
+    page = db.paginate(
+        select(OutboxEmail).order_by(OutboxEmail.id.desc()),
+        page=request.args.get("page", 1, type=int),
+        per_page=20,
+    )
+    return render_template("core/outbox.html", page=page)

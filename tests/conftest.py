@@ -1,0 +1,149 @@
+"""Shared fixtures: the app on a real database, a client, people in every role, query counts.
+
+The database lane is chosen with ``--database`` (sqlite by default, or postgresql, which
+starts a throwaway server for the session). The schema is created once per session and every
+table is emptied after each test, so tests commit for real (as the app does) and still start
+clean.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ["SERVLET_DESK_LAZY_RAISE"] = "1"  # before any model is imported
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import event, text
+
+from core.app import create_app
+from core.extensions import db
+from core.tenancy import all_tenants
+from tests import factories, postgres
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--database", choices=["sqlite", "postgresql"], default="sqlite",
+        help="database lane: sqlite (default) or postgresql (throwaway server)",
+    )
+
+
+@pytest.fixture(scope="session")
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if request.config.getoption("--database") == "postgresql":
+        with postgres.throwaway_server() as url:
+            yield url
+    else:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite'}"
+
+
+TEST_CONFIG = {
+    "TESTING": True,
+    "WTF_CSRF_ENABLED": False,
+    "SECRET_KEY": "test-secret-key",
+    "SESSION_COOKIE_SECURE": False,
+    "MAIL_SERVER": "",
+    "OUTBOX_PAGE": True,
+    "SERVER_NAME": "desk.test",
+}
+
+
+@pytest.fixture(scope="session")
+def schema(database_url: str) -> str:
+    app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": database_url})
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+    return database_url
+
+
+@pytest.fixture
+def app_config() -> dict[str, object]:
+    """Override in a test module (or parametrize) to change settings for its tests."""
+    return {}
+
+
+@pytest.fixture
+def app(schema: str, app_config: dict[str, object]) -> Iterator[Flask]:
+    app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": schema, **app_config})
+    yield app
+    with app.app_context():
+        db.session.remove()
+        _empty_tables()
+        db.engine.dispose()
+
+
+def _empty_tables() -> None:
+    tables = db.metadata.sorted_tables
+    with db.engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            names = ", ".join(f'"{table.name}"' for table in tables)
+            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(tables):
+                connection.execute(table.delete())
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def unscoped(app: Flask):  # noqa: ANN201
+    """``with unscoped(): ...`` reads or writes the database directly, across tenants."""
+
+    @contextmanager
+    def block() -> Iterator[None]:
+        with app.app_context(), all_tenants():
+            yield
+
+    return block
+
+
+@pytest.fixture
+def tenant_a(app: Flask) -> factories.Tenant:
+    with app.app_context(), all_tenants():
+        return factories.tenant("Acme Software")
+
+
+@pytest.fixture
+def tenant_b(app: Flask) -> factories.Tenant:
+    with app.app_context(), all_tenants():
+        return factories.tenant("Globex Systems")
+
+
+def sign_in(client: FlaskClient, person: factories.Person) -> FlaskClient:
+    """Put ``person`` in the client's session as Flask-Login would after signing in."""
+    with client.session_transaction() as session:
+        session["_user_id"] = person.session_id
+        session["_fresh"] = True
+        session["membership_id"] = person.membership_id
+    return client
+
+
+@pytest.fixture
+def count_queries(app: Flask):  # noqa: ANN201
+    """``with count_queries() as counted: ...`` then ``len(counted)`` is the SQL statements."""
+
+    @contextmanager
+    def counting() -> Iterator[list[str]]:
+        statements: list[str] = []
+
+        def record(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+            statements.append(statement)
+
+        with app.app_context():
+            engine = db.engine
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            yield statements
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+
+    return counting
