@@ -11,6 +11,8 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
+from wtforms.fields.choices import SelectChoice
+
 from accounts import bp, services
 from accounts.forms import (
     ActiveToggleForm,
@@ -42,7 +44,9 @@ def _page() -> int:
 @requires(Role.ADMIN)
 def people() -> ResponseReturnValue:
     form = InviteForm()
-    form.organization_id.choices = [(o.id, o.name) for o in organizations_of_vendor(active=True)]
+    form.organization_id.choices = [
+        SelectChoice(o.id, o.name) for o in organizations_of_vendor(active=True)
+    ]
     if form.validate_on_submit():
         try:
             services.invite_user(
@@ -72,7 +76,7 @@ def people() -> ResponseReturnValue:
         "accounts/admin/people.html",
         form=form,
         page=page,
-        organizations=form.organization_id.choices,
+        organizations=[(choice.value, choice.label) for choice in form.organization_id.choices],
         organization_id=organization_id,
         roles_by_kind=ROLES_BY_KIND,
         toggle=ActiveToggleForm(),
@@ -84,7 +88,7 @@ def people() -> ResponseReturnValue:
 def change_role(membership_id: int) -> ResponseReturnValue:
     membership = get_or_404(Membership, membership_id, joinedload(Membership.organization))
     form = RoleForm()
-    form.role.choices = [r.value for r in ROLES_BY_KIND[membership.organization.kind]]
+    form.role.choices = [SelectChoice(r.value) for r in ROLES_BY_KIND[membership.organization.kind]]
     if form.validate_on_submit():
         services.change_role(current_actor(), membership, Role(form.role.data))
         flash("Role changed.", "success")
@@ -130,7 +134,10 @@ def organizations() -> ResponseReturnValue:
         error_out=False,
     )
     return render_template(
-        "accounts/admin/organizations.html", form=form, page=page, kind=kind,
+        "accounts/admin/organizations.html",
+        form=form,
+        page=page,
+        kind=kind,
         toggle=ActiveToggleForm(),
     )
 
@@ -150,7 +157,9 @@ def edit_organization(organization_id: int) -> ResponseReturnValue:
             flash("Organisation saved.", "success")
             return redirect(url_for("accounts.organizations"))
     return render_template(
-        "accounts/admin/organization.html", form=form, organization=organization,
+        "accounts/admin/organization.html",
+        form=form,
+        organization=organization,
         toggle=ActiveToggleForm(),
     )
 
@@ -220,8 +229,15 @@ def _audit_csv(events: object) -> Response:
     writer.writerow(["time_utc", "actor", "action", "object_type", "object_id", "ip", "changes"])
     for event in events:  # type: ignore[attr-defined]
         writer.writerow(
-            [event.occurred_at.isoformat(), event.actor_email or "", event.action,
-             event.object_type, event.object_id or "", event.ip or "", event.changes]
+            [
+                event.occurred_at.isoformat(),
+                event.actor_email or "",
+                event.action,
+                event.object_type,
+                event.object_id or "",
+                event.ip or "",
+                event.changes,
+            ]
         )
     return Response(
         buffer.getvalue(),

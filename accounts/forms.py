@@ -15,6 +15,7 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
     DataRequired,
     Email,
@@ -44,14 +45,19 @@ def email_field(label: str = "Email") -> EmailField:
     )
 
 
+def sign_in_email_field() -> StringField:
+    """Sign-in takes whatever address the account has: no format rule to leak or trip on."""
+    return StringField("Email", validators=[DataRequired(), Length(max=254)])
+
+
 class SignInForm(FlaskForm):
-    email = email_field()
+    email = sign_in_email_field()
     password = PasswordField("Password", validators=[DataRequired(), Length(max=128)])
     submit = SubmitField("Sign in")
 
 
 class ForgotPasswordForm(FlaskForm):
-    email = email_field()
+    email = sign_in_email_field()
     submit = SubmitField("Email me a reset link")
 
 
@@ -73,7 +79,9 @@ class InviteForm(FlaskForm):
     name = StringField("Name", validators=[Length(max=120)])
     organization_id = SelectField("Organisation", coerce=int, validators=[InputRequired()])
     role = SelectField(
-        "Role", choices=[(role.value, role.label) for role in Role], validators=[InputRequired()]
+        "Role",
+        choices=[SelectChoice(role.value, role.label) for role in Role],
+        validators=[InputRequired()],
     )
     submit = SubmitField("Send invitation")
 
@@ -87,7 +95,10 @@ class OrganizationForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     kind = SelectField(
         "Kind",
-        choices=[(OrgKind.CUSTOMER.value, "Customer"), (OrgKind.PARTNER.value, "Partner")],
+        choices=[
+            SelectChoice(OrgKind.CUSTOMER.value, "Customer"),
+            SelectChoice(OrgKind.PARTNER.value, "Partner"),
+        ],
     )
     submit = SubmitField("Save")
 
@@ -95,7 +106,9 @@ class OrganizationForm(FlaskForm):
 class VendorSettingsForm(FlaskForm):
     name = StringField("Vendor name", validators=[DataRequired(), Length(max=120)])
     currency = SelectField(
-        "Currency", choices=sorted(list_currencies()), validators=[InputRequired()]
+        "Currency",
+        choices=[SelectChoice(code) for code in sorted(list_currencies())],
+        validators=[InputRequired()],
     )
     payment_terms_days = IntegerField(
         "Payment terms (days)",

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from core.db import IdMixin, enum_column, TenantMixin, TimestampMixin, relationship
+from core.db import IdMixin, TenantMixin, TimestampMixin, enum_column, relationship
 from core.extensions import db
 from core.permissions import OrgKind, Role
 from core.tenancy import register_tenant_root

@@ -42,4 +42,3 @@ def audit_events(
     if until:
         stmt = stmt.where(AuditEvent.occurred_at <= until)
     return stmt.order_by(AuditEvent.id.desc())
-

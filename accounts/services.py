@@ -94,7 +94,9 @@ def _reachable_organization(actor: Actor, organization_id: int) -> Organization:
     return organization
 
 
-def invite_user(actor: Actor, email: str, name: str, role: Role, organization_id: int) -> Membership:
+def invite_user(
+    actor: Actor, email: str, name: str, role: Role, organization_id: int
+) -> Membership:
     """Give someone a role in an organisation of the actor's vendor and email them a link."""
     require(actor, Role.ADMIN)
     organization = _reachable_organization(actor, organization_id)
@@ -267,7 +269,9 @@ def create_vendor_admin(vendor_name: str, email: str, password: str, name: str =
         user.set_password(password)
         db.session.add_all([vendor, user])
         db.session.flush()
-        membership = Membership(user=user, organization=vendor, role=Role.ADMIN, vendor_id=vendor.id)
+        membership = Membership(
+            user=user, organization=vendor, role=Role.ADMIN, vendor_id=vendor.id
+        )
         db.session.add(membership)
         db.session.flush()
         audit.record("user.created", user, vendor_id=vendor.id, changes={"role": "admin"})

@@ -62,7 +62,9 @@ def scope_request_to_tenant() -> None:
     if membership is None:
         logout_user()
         session.clear()
-        flash("Your access has been removed. Ask your administrator if this is a mistake.", "warning")
+        flash(
+            "Your access has been removed. Ask your administrator if this is a mistake.", "warning"
+        )
         set_request_scope(None)
         return
     session[MEMBERSHIP_KEY] = membership.id

@@ -6,8 +6,7 @@ from flask import current_app, flash, redirect, render_template, request, sessio
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user, logout_user
 
-from accounts import admin_views, bp, cli, seed  # noqa: F401  (register routes, CLI, seeder)
-from accounts import services
+from accounts import admin_views, bp, cli, seed, services  # noqa: F401  (register routes, CLI, seeder)
 from accounts.forms import AcceptInvitationForm, ForgotPasswordForm, NewPasswordForm, SignInForm
 from accounts.session import MEMBERSHIP_KEY, usable_memberships
 from accounts.tokens import Purpose, user_for_token

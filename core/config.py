@@ -28,10 +28,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MAIL_PASSWORD", "(unset)", "SMTP password."),
     Setting("MAIL_USE_TLS", "false", "Use STARTTLS with the SMTP server."),
     Setting("MAIL_SENDER", "Servlet Desk <no-reply@servlet-desk.test>", "From address."),
-    Setting("RATELIMIT_STORAGE_URI", "memory://", "Rate-limit store; redis://... with several hosts."),
+    Setting(
+        "RATELIMIT_STORAGE_URI", "memory://", "Rate-limit store; redis://... with several hosts."
+    ),
     Setting("SIGN_IN_RATE_LIMIT", "5 per minute", "Failed sign-ins allowed per address."),
     Setting("TOKEN_MAX_AGE_HOURS", "24", "Lifetime of password-reset and invitation links."),
-    Setting("SESSION_COOKIE_SECURE", "true unless debug", "Send the session cookie over HTTPS only."),
+    Setting(
+        "SESSION_COOKIE_SECURE", "true unless debug", "Send the session cookie over HTTPS only."
+    ),
     Setting("PREFERRED_URL_SCHEME", "http", "Scheme of links in emails (https in production)."),
     Setting("SERVER_NAME", "(unset)", "Host name for links built outside a request."),
 )

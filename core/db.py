@@ -89,7 +89,7 @@ class TenantMixin:
     """
 
     @declared_attr
-    def vendor_id(cls) -> Mapped[int]:  # noqa: N805
+    def vendor_id(cls) -> Mapped[int]:
         return mapped_column(sa.ForeignKey("organization.id"), index=True)
 
 

@@ -8,7 +8,7 @@ from enum import StrEnum
 from functools import wraps
 from typing import Any, Protocol, TypeVar
 
-from flask import abort
+from flask import abort, request
 from flask_login import current_user
 from sqlalchemy import Select, select
 
@@ -91,7 +91,12 @@ def requires(*roles: Role) -> Callable[[F], F]:
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             if not current_user.is_authenticated:
                 return login_manager.unauthorized()
-            require(current_actor(), *roles)
+            actor = current_actor()
+            if kwargs and roles and actor is not None and actor.role not in roles:
+                # A route about one object hides whether it exists from those who may not see it.
+                record_denied(request.endpoint or request.path, None)
+                abort(404)
+            require(actor, *roles)
             return view(*args, **kwargs)
 
         wrapped.required_roles = roles  # type: ignore[attr-defined]

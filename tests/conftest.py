@@ -28,13 +28,17 @@ from tests import factories, postgres
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
-        "--database", choices=["sqlite", "postgresql"], default="sqlite",
+        "--database",
+        choices=["sqlite", "postgresql"],
+        default="sqlite",
         help="database lane: sqlite (default) or postgresql (throwaway server)",
     )
 
 
 @pytest.fixture(scope="session")
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     if request.config.getoption("--database") == "postgresql":
         with postgres.throwaway_server() as url:
             yield url
@@ -95,7 +99,7 @@ def client(app: Flask) -> FlaskClient:
 
 
 @pytest.fixture
-def unscoped(app: Flask):  # noqa: ANN201
+def unscoped(app: Flask):
     """``with unscoped(): ...`` reads or writes the database directly, across tenants."""
 
     @contextmanager
@@ -121,6 +125,7 @@ def tenant_b(app: Flask) -> factories.Tenant:
 def sign_in(client: FlaskClient, person: factories.Person) -> FlaskClient:
     """Put ``person`` in the client's session as Flask-Login would after signing in."""
     with client.session_transaction() as session:
+        session.clear()
         session["_user_id"] = person.session_id
         session["_fresh"] = True
         session["membership_id"] = person.membership_id
@@ -128,14 +133,14 @@ def sign_in(client: FlaskClient, person: factories.Person) -> FlaskClient:
 
 
 @pytest.fixture
-def count_queries(app: Flask):  # noqa: ANN201
+def count_queries(app: Flask):
     """``with count_queries() as counted: ...`` then ``len(counted)`` is the SQL statements."""
 
     @contextmanager
     def counting() -> Iterator[list[str]]:
         statements: list[str] = []
 
-        def record(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        def record(conn, cursor, statement, parameters, context, executemany) -> None:
             statements.append(statement)
 
         with app.app_context():

@@ -6,11 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import count
 
+from werkzeug.security import generate_password_hash
+
 from accounts.models import Membership, Organization, User
 from core.extensions import db
 from core.permissions import ROLES_BY_KIND, OrgKind, Role
 
 PASSWORD = "correct horse battery"
+# Hashed once: scrypt is slow on purpose, and every test builds a dozen people.
+PASSWORD_HASH = generate_password_hash(PASSWORD, method="scrypt")
 _serial = count(1)
 
 
@@ -41,9 +45,8 @@ def organization(name: str, kind: OrgKind, vendor_id: int | None = None) -> Orga
 
 
 def person(org: Organization, role: Role, email: str | None = None) -> Person:
-    email = email or f"{role.value}.{next(_serial)}@{org.name.split()[0].lower()}.test"
-    user = User(email=email, name=f"{role.label} of {org.name}")
-    user.set_password(PASSWORD)
+    email = email or f"{role.value}.{next(_serial)}@{org.name.split()[0].lower()}.example"
+    user = User(email=email, name=f"{role.label} of {org.name}", password_hash=PASSWORD_HASH)
     membership = Membership(user=user, organization=org, role=role, vendor_id=org.tenant_id)
     db.session.add_all([user, membership])
     db.session.commit()

@@ -1,0 +1,58 @@
+from decimal import Decimal
+
+import pytest
+
+from core.money import CurrencyMismatch, Money, total
+
+
+def test_adding_and_subtracting_keeps_minor_units_exact():
+    assert Money(1999, "USD") + Money(1, "USD") == Money(2000, "USD")
+    assert Money(500, "EUR") - Money(750, "EUR") == Money(-250, "EUR")
+    assert Money(333, "USD") * 3 == Money(999, "USD")
+
+
+def test_mixing_currencies_is_refused():
+    with pytest.raises(CurrencyMismatch):
+        Money(100, "USD") + Money(100, "EUR")
+    with pytest.raises(CurrencyMismatch):
+        assert Money(100, "USD") < Money(100, "EUR")
+
+
+def test_floats_are_refused():
+    with pytest.raises(TypeError):
+        Money(10.5, "USD")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        Money(100, "USD") * 1.5  # type: ignore[operator]
+
+
+def test_parse_accepts_the_currency_precision_and_refuses_more():
+    assert Money.parse("1234.50", "USD") == Money(123450, "USD")
+    assert Money.parse("1,000", "JPY") == Money(1000, "JPY")
+    with pytest.raises(ValueError, match="at most 2 decimals"):
+        Money.parse("10.005", "EUR")
+    with pytest.raises(ValueError, match="at most 0 decimals"):
+        Money.parse("10.5", "JPY")
+    with pytest.raises(ValueError, match="not an amount"):
+        Money.parse("ten", "USD")
+
+
+def test_percent_rounds_half_up_per_line():
+    assert Money(1050, "USD").percent(Decimal("10")) == Money(105, "USD")
+    assert Money(125, "USD").percent(Decimal("10")) == Money(13, "USD")  # 12.5 -> 13
+    assert Money(-125, "USD").percent(Decimal("10")) == Money(-13, "USD")
+
+
+def test_formatting_uses_the_currency_symbol_and_precision():
+    assert Money(123456, "USD").format() == "$1,234.56"
+    assert Money(123456, "EUR").format("de_DE") == "1.234,56\xa0€"
+    assert Money(5000, "JPY").format() == "¥5,000"
+
+
+def test_total_of_nothing_is_zero_in_the_given_currency():
+    assert total([], "EUR") == Money(0, "EUR")
+    assert total([Money(1, "EUR"), Money(2, "EUR")], "EUR") == Money(3, "EUR")
+
+
+def test_unknown_currency_is_refused():
+    with pytest.raises(ValueError, match="unknown currency"):
+        Money(1, "XYZ")
