@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user, logout_user
 
@@ -105,10 +105,9 @@ def accept_invitation(token: str) -> ResponseReturnValue:
 @bp.post("/switch/<int:membership_id>")
 @login_required
 def switch_organization(membership_id: int) -> ResponseReturnValue:
-    if any(m.id == membership_id for m in usable_memberships(current_user)):
-        session[MEMBERSHIP_KEY] = membership_id
-    else:
-        flash("You are not a member of that organisation.", "warning")
+    if not any(m.id == membership_id for m in usable_memberships(current_user)):
+        abort(404)
+    session[MEMBERSHIP_KEY] = membership_id
     return redirect(url_for("accounts.home"))
 
 
