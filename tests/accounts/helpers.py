@@ -11,12 +11,12 @@ from core.extensions import db
 from core.mail import OutboxEmail
 
 
-def audit_actions(unscoped) -> list[str]:  # noqa: ANN001
+def audit_actions(unscoped) -> list[str]:
     with unscoped():
         return list(db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
 
 
-def emails_to(unscoped, recipient: str) -> list[OutboxEmail]:  # noqa: ANN001
+def emails_to(unscoped, recipient: str) -> list[OutboxEmail]:
     with unscoped():
         emails = db.session.scalars(
             select(OutboxEmail).where(OutboxEmail.recipient == recipient).order_by(OutboxEmail.id)
