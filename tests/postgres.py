@@ -46,12 +46,14 @@ def _server_user() -> pwd.struct_passwd | None:
 
 
 def _run(args: list[str], user: pwd.struct_passwd | None) -> None:
-    def demote() -> None:
-        if user is not None:
-            os.setgid(user.pw_gid)
-            os.setuid(user.pw_uid)
-
-    subprocess.run(args, check=True, capture_output=True, preexec_fn=demote)  # noqa: PLW1509
+    """Run a PostgreSQL tool, as ``user`` when given (no root groups kept); show its errors."""
+    demote: dict[str, object] = {}
+    if user is not None:
+        demote = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+    result = subprocess.run(args, capture_output=True, text=True, check=False, **demote)
+    if result.returncode != 0:
+        output = (result.stderr or result.stdout).strip()
+        raise RuntimeError(f"{Path(args[0]).name} failed ({result.returncode}): {output}")
 
 
 @contextmanager
@@ -67,17 +69,53 @@ def throwaway_server() -> Iterator[str]:
         for path in (root, sockets):
             os.chown(path, user.pw_uid, user.pw_gid)
     port = _free_port()
-    _run([str(binaries / "initdb"), "-D", str(data), "-U", "test", "--auth=trust",
-          "-E", "UTF8", "--locale=C"], user)
+    _run(
+        [
+            str(binaries / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "test",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+        ],
+        user,
+    )
     options = f"-h 127.0.0.1 -p {port} -k {sockets} -F -c fsync=off -c full_page_writes=off"
-    _run([str(binaries / "pg_ctl"), "-D", str(data), "-o", options, "-w", "-l",
-          str(root / "server.log"), "start"], user)
+    _run(
+        [
+            str(binaries / "pg_ctl"),
+            "-D",
+            str(data),
+            "-o",
+            options,
+            "-w",
+            "-l",
+            str(root / "server.log"),
+            "start",
+        ],
+        user,
+    )
     try:
         subprocess.run(
-            [str(binaries / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "test", "servlet_desk"],
-            check=True, capture_output=True,
+            [
+                str(binaries / "createdb"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-U",
+                "test",
+                "servlet_desk",
+            ],
+            check=True,
+            capture_output=True,
         )
         yield f"postgresql+psycopg://test@127.0.0.1:{port}/servlet_desk"
     finally:
-        _run([str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], user)
-        shutil.rmtree(root, ignore_errors=True)
+        try:
+            _run([str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], user)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)

@@ -1,0 +1,29 @@
+# Servlet Desk: make run (demo on http://127.0.0.1:5000), make test (all lanes), make lint.
+
+VENV = .venv
+PY = $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: install run test lint
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+# Debug mode on purpose: session cookies are Secure unless debug, and the demo is plain http
+# on loopback. The seed is idempotent and prints the demo logins every time.
+run: $(VENV)/.installed
+	$(VENV)/bin/flask --app wsgi db upgrade
+	$(VENV)/bin/flask --app wsgi demo seed
+	$(VENV)/bin/flask --app wsgi run --debug --host $(HOST) --port $(PORT)
+
+test: $(VENV)/.installed
+	$(PY) -m tests.lanes
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
