@@ -9,14 +9,21 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from core import bp, navigation, templating  # noqa: F401  (they register hooks on bp)
 from core.demo import demo_cli
-from core.scheduler import scheduler_cli
 from core.errors import register_error_handlers
 from core.extensions import db, limiter
 from core.mail import OutboxEmail
+from core.scheduler import scheduler_cli
 
 bp.cli.add_command(demo_cli)
 bp.cli.add_command(scheduler_cli)
 bp.record_once(lambda state: register_error_handlers(state.app))
+
+
+@bp.get("/ping")
+@limiter.exempt
+def ping() -> ResponseReturnValue:
+    """Liveness: the process answers, without touching the database (``/healthz`` does)."""
+    return "pong", 200, {"Content-Type": "text/plain"}
 
 
 @bp.get("/healthz")
