@@ -10,7 +10,7 @@ tenant's rows: code that really needs all tenants (sign-in, CLI, jobs) says so w
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from typing import Final
 
@@ -52,7 +52,7 @@ def tenant_scope(scope: int | _AllTenants) -> Iterator[None]:
         _explicit.reset(token)
 
 
-def all_tenants() -> contextmanager:
+def all_tenants() -> AbstractContextManager[None]:
     return tenant_scope(ALL_TENANTS)
 
 
