@@ -52,6 +52,15 @@ def render_item(type_, obj, autogen_context):
     return False
 
 
+# Made by raw DDL, not in the metadata: the catalog's full-text search objects (see
+# catalog/models.py). Autogenerate must neither drop them nor try to create them.
+UNMANAGED_PREFIXES = ("servlet_version_fts", "ix_servlet_version_search")
+
+
+def include_name(name, type_, parent_names):
+    return not (type_ in ("table", "index") and name and name.startswith(UNMANAGED_PREFIXES))
+
+
 def run_migrations_offline():
     """Run migrations in 'offline' mode.
 
@@ -93,6 +102,7 @@ def run_migrations_online():
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
     conf_args["render_item"] = render_item
+    conf_args["include_name"] = include_name
 
     connectable = get_engine()
 

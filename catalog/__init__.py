@@ -1,0 +1,3 @@
+from flask import Blueprint
+
+bp = Blueprint("catalog", __name__, cli_group="catalog")

@@ -1,0 +1,238 @@
+"""CSM recommendations: proposing a servlet to a customer and the life of that proposal.
+
+The states are data (``TRANSITIONS``) and every move goes through ``_transition``, which
+checks the table, stamps the time and audits. ``mark_ordered`` is for the ordering area.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from accounts.models import Organization
+from catalog.models import (
+    CatalogItem,
+    Recommendation,
+    RecommendationState,
+    Servlet,
+    ServletVersion,
+    VersionState,
+    visible_servlet_ids,
+)
+from core import audit
+from core.db import utcnow
+from core.errors import InvalidTransition, NotFound, ServiceError
+from core.extensions import db
+from core.permissions import Actor, OrgKind, Role, require
+
+State = RecommendationState
+RECOMMENDERS = (Role.ADMIN, Role.CSM)
+CUSTOMER_DECIDERS = (Role.BUYER, Role.APPROVER)
+
+TRANSITIONS: dict[RecommendationState, set[RecommendationState]] = {
+    State.PROPOSED: {State.VIEWED, State.ORDERED, State.DECLINED, State.EXPIRED},
+    State.VIEWED: {State.ORDERED, State.DECLINED, State.EXPIRED},
+    State.ORDERED: set(),
+    State.DECLINED: set(),
+    State.EXPIRED: set(),
+}
+
+
+def _transition(recommendation: Recommendation, to: RecommendationState, **changes: object) -> None:
+    if to not in TRANSITIONS[recommendation.state]:
+        raise InvalidTransition(
+            f"This recommendation is {recommendation.state.label.lower()}; "
+            f"it cannot become {to.label.lower()}."
+        )
+    now = utcnow()
+    before = recommendation.state
+    recommendation.state = to
+    if to == State.VIEWED:
+        recommendation.viewed_at = now
+    else:
+        recommendation.closed_at = now
+    audit.record(
+        f"recommendation.{to.value}",
+        recommendation,
+        changes={"state": [before.value, to.value], **changes},
+    )
+
+
+def recommend(
+    actor: Actor,
+    servlet_id: int,
+    customer_id: int,
+    reason: str,
+    expires_at: datetime | None = None,
+) -> Recommendation:
+    """Propose a published servlet the customer can see in one of its catalogs."""
+    require(actor, *RECOMMENDERS)
+    reason = reason.strip()
+    if not reason:
+        raise ServiceError("Reason: tell the customer why this servlet helps them.")
+    if len(reason) > 2000:
+        raise ServiceError("Reason: at most 2,000 characters.")
+    if expires_at is not None and expires_at <= utcnow():
+        raise ServiceError("Expiry: choose a date in the future.")
+    customer = db.session.scalar(
+        select(Organization).where(
+            Organization.id == customer_id,
+            Organization.vendor_id == actor.vendor_id,
+            Organization.kind == OrgKind.CUSTOMER,
+        )
+    )
+    if customer is None or not customer.active:
+        raise NotFound("That customer does not exist.")
+    servlet = db.session.scalar(
+        select(Servlet)
+        .join(ServletVersion, ServletVersion.servlet_id == Servlet.id)
+        .where(
+            Servlet.id == servlet_id,
+            Servlet.vendor_id == actor.vendor_id,
+            ServletVersion.state == VersionState.PUBLISHED,
+        )
+    )
+    if servlet is None:
+        raise NotFound("Only a published servlet can be recommended.")
+    if servlet.retired_at is not None:
+        raise InvalidTransition("This servlet is retired: recommend another one.")
+    visible = db.session.scalar(
+        select(
+            visible_servlet_ids(customer.id).where(CatalogItem.servlet_id == servlet.id).exists()
+        )
+    )
+    if not visible:
+        raise ServiceError(
+            f"{customer.name} cannot see this servlet: add it to a published catalog "
+            "assigned to them first."
+        )
+    recommendation = Recommendation(
+        vendor_id=actor.vendor_id,
+        servlet_id=servlet.id,
+        customer_id=customer.id,
+        recommended_by_id=actor.user_id,
+        reason=reason,
+        expires_at=expires_at,
+    )
+    db.session.add(recommendation)
+    db.session.flush()
+    audit.record(
+        "recommendation.proposed",
+        recommendation,
+        changes={"servlet_id": servlet.id, "customer_id": customer.id},
+    )
+    db.session.commit()
+    return recommendation
+
+
+def _due(recommendation: Recommendation, now: datetime) -> bool:
+    return (
+        recommendation.is_open
+        and recommendation.expires_at is not None
+        and recommendation.expires_at <= now
+    )
+
+
+def mark_viewed(actor: Actor, recommendation: Recommendation) -> None:
+    """A buyer opened it. Opening an overdue one expires it instead."""
+    require(actor, *CUSTOMER_DECIDERS)
+    _own(actor, recommendation)
+    if _due(recommendation, utcnow()):
+        _transition(recommendation, State.EXPIRED)
+    elif recommendation.state == State.PROPOSED:
+        _transition(recommendation, State.VIEWED)
+    else:
+        return
+    db.session.commit()
+
+
+def decline(actor: Actor, recommendation: Recommendation, reason: str) -> None:
+    require(actor, *CUSTOMER_DECIDERS)
+    _own(actor, recommendation)
+    reason = reason.strip()
+    if not reason:
+        raise ServiceError("Tell your CSM why, so they can suggest something better.")
+    if len(reason) > 1000:
+        raise ServiceError("Reason: at most 1,000 characters.")
+    if _due(recommendation, utcnow()):
+        raise InvalidTransition("This recommendation has expired.")
+    _transition(recommendation, State.DECLINED, reason=reason)
+    recommendation.decline_reason = reason
+    db.session.commit()
+
+
+def mark_ordered(actor: Actor, recommendation: Recommendation) -> None:
+    """The customer ordered the recommended servlet (called by the ordering area)."""
+    require(actor, *CUSTOMER_DECIDERS)
+    _own(actor, recommendation)
+    _transition(recommendation, State.ORDERED)
+    db.session.commit()
+
+
+def close_as_ordered(recommendation: Recommendation, order_reference: str) -> bool:
+    """An order that followed this recommendation was confirmed (called by the ordering area).
+
+    No actor and no commit: confirmation may come from a payment webhook, and this change
+    lands in the confirmation's own transaction. A closed recommendation stays as it is.
+    """
+    if not recommendation.is_open:
+        return False
+    _transition(recommendation, State.ORDERED, order=order_reference)
+    return True
+
+
+def _own(actor: Actor, recommendation: Recommendation) -> None:
+    if recommendation.customer_id != actor.organization_id:
+        raise NotFound("That recommendation does not exist.")
+
+
+def expire_due(now: datetime | None = None) -> int:
+    """Expire every open recommendation past its expiry (a scheduled job; safe to repeat)."""
+    now = now or utcnow()
+    due = list(
+        db.session.scalars(
+            select(Recommendation)
+            .where(
+                Recommendation.state.in_([State.PROPOSED, State.VIEWED]),
+                Recommendation.expires_at <= now,
+            )
+            .with_for_update(skip_locked=True)
+        )
+    )
+    for recommendation in due:
+        # Re-check in the row we hold: another worker may have moved it meanwhile.
+        if _due(recommendation, now):
+            _transition(recommendation, State.EXPIRED)
+    db.session.commit()
+    return len(due)
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """Recommendation outcomes: ordered out of those that reached an outcome."""
+
+    counts: dict[RecommendationState, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def closed(self) -> int:
+        return sum(self.counts.get(s, 0) for s in (State.ORDERED, State.DECLINED, State.EXPIRED))
+
+    @property
+    def rate(self) -> float | None:
+        """Ordered ÷ closed (ordered, declined, expired); ``None`` before any has closed."""
+        return self.counts.get(State.ORDERED, 0) / self.closed if self.closed else None
+
+
+def conversion(recommended_by_id: int | None = None) -> Conversion:
+    stmt = select(Recommendation.state, func.count()).group_by(Recommendation.state)
+    if recommended_by_id is not None:
+        stmt = stmt.where(Recommendation.recommended_by_id == recommended_by_id)
+    counts = dict.fromkeys(State, 0)
+    counts.update(dict(db.session.execute(stmt).tuples().all()))
+    return Conversion(counts)

@@ -1,0 +1,177 @@
+"""Customer pages: the catalog with filters and search, the servlet page (a one-page mini-SOW)
+and the order placeholder. Importing this module wires the whole catalog area."""
+
+from __future__ import annotations
+
+import click
+from flask import abort, render_template, request
+from flask.typing import ResponseReturnValue
+from markupsafe import Markup
+
+from accounts.models import Organization
+from catalog import (  # noqa: F401  (they register routes, nav items and the seeder)
+    authoring_views,
+    bp,
+    price_book_views,
+    queries,
+    recommendation_views,
+    recommendations,
+    seed,
+)
+from catalog.authoring_views import page_number
+from catalog.content import MAX_PRICE_UNITS
+from catalog.forms import BrowseForm, DeclineForm
+from catalog.markdown import render_markdown
+from catalog.models import (
+    DeliveryMode,
+    LifecycleStage,
+    Recommendation,
+    Servlet,
+    ServletKind,
+)
+from core.extensions import db
+from core.money import Money, minor_digits
+from core.navigation import nav_item
+from core.permissions import CUSTOMER_ROLES, Role, current_actor, get_or_404, requires
+from core.tenancy import all_tenants
+
+nav_item("Catalog", "catalog.browse", *CUSTOMER_ROLES)
+
+CARDS_PER_PAGE = 12
+ORDERING_ROLES = (Role.BUYER, Role.APPROVER)
+
+
+@bp.app_template_filter("markdown")
+def markdown_filter(source: str | None) -> Markup:
+    return render_markdown(source or "")
+
+
+@bp.app_template_global()
+def recommended_for_you() -> list[Recommendation]:
+    """The open recommendations a buyer's home page lists."""
+    actor = current_actor()
+    if actor is None or actor.role not in ORDERING_ROLES:
+        return []
+    return queries.recommended_for(actor)
+
+
+def _filters(form: BrowseForm) -> queries.BrowseFilters:
+    """The filters of the query string; a box with a bad value is ignored (and flagged)."""
+
+    def ok(field: object) -> bool:
+        return not field.errors  # type: ignore[attr-defined]
+
+    filters = queries.BrowseFilters(
+        q=form.q.data if ok(form.q) and form.q.data else "",
+        kinds=[ServletKind(k) for k in form.kind.data or []] if ok(form.kind) else [],
+        stages=[LifecycleStage(s) for s in form.stage.data or []] if ok(form.stage) else [],
+        modes=[DeliveryMode(m) for m in form.mode.data or []] if ok(form.mode) else [],
+        max_days=form.max_days.data if ok(form.max_days) else None,
+        sort=form.sort.data if ok(form.sort) else "catalog",
+    )
+    if form.min_price.data or form.max_price.data:
+        currency = db.session.get(Organization, current_actor().vendor_id).currency
+        filters.min_price_minor = _amount(form.min_price, currency)
+        filters.max_price_minor = _amount(form.max_price, currency)
+    return filters
+
+
+def _amount(field: object, currency: str) -> int | None:
+    text = (field.data or "").strip()  # type: ignore[attr-defined]
+    if not text or field.errors:  # type: ignore[attr-defined]
+        return None
+    try:
+        amount = Money.parse(text, currency).amount
+    except ValueError:
+        amount = -1
+    if not 0 <= amount <= MAX_PRICE_UNITS * 10 ** minor_digits(currency):
+        field.errors.append("Enter an amount like 500 or 2500.")  # type: ignore[attr-defined]
+        return None
+    return amount
+
+
+@bp.get("/catalog")
+@requires(*CUSTOMER_ROLES)
+def browse() -> ResponseReturnValue:
+    actor = current_actor()
+    catalogs = queries.assigned_catalogs(actor)
+    form = BrowseForm(formdata=request.args)
+    form.validate()
+    if not catalogs:
+        return render_template("catalog/browse.html", catalogs=[], catalog=None, form=form)
+    wanted = request.args.get("catalog", type=int)
+    catalog = next((c for c in catalogs if c.id == wanted), catalogs[0])
+    filters = _filters(form)
+    page = db.paginate(
+        queries.catalog_cards(catalog, filters),
+        page=page_number(),
+        per_page=CARDS_PER_PAGE,
+        error_out=False,
+    )
+    return render_template(
+        "catalog/browse.html",
+        catalogs=catalogs,
+        catalog=catalog,
+        form=form,
+        page=page,
+        filtered=bool(
+            filters.q
+            or filters.kinds
+            or filters.stages
+            or filters.modes
+            or filters.max_days
+            or filters.min_price_minor is not None
+            or filters.max_price_minor is not None
+        ),
+    )
+
+
+def _customer_page(servlet_id: int) -> queries.ServletPage:
+    actor = current_actor()
+    get_or_404(Servlet, servlet_id)
+    page = queries.servlet_page(actor, servlet_id, request.args.get("catalog", type=int))
+    if page is None:
+        abort(404)
+    return page
+
+
+@bp.get("/catalog/servlets/<int:servlet_id>")
+@requires(*CUSTOMER_ROLES)
+def servlet_page(servlet_id: int) -> ResponseReturnValue:
+    actor = current_actor()
+    get_or_404(Servlet, servlet_id)
+    if actor.role in ORDERING_ROLES:
+        recommendation = queries.open_recommendation(actor, servlet_id)
+        if recommendation is not None:
+            recommendations.mark_viewed(actor, recommendation)
+    page = queries.servlet_page(actor, servlet_id, request.args.get("catalog", type=int))
+    if page is None:
+        abort(404)
+    return render_template(
+        "catalog/servlet.html",
+        page=page,
+        version=page.version,
+        price=page.item.price_of(page.version),
+        can_order=actor.role in ORDERING_ROLES,
+        decline_form=DeclineForm(),
+    )
+
+
+@bp.get("/catalog/servlets/<int:servlet_id>/order")
+@requires(*ORDERING_ROLES)
+def order_servlet(servlet_id: int) -> ResponseReturnValue:
+    page = _customer_page(servlet_id)
+    return render_template(
+        "catalog/order_placeholder.html",
+        page=page,
+        version=page.version,
+        price=page.item.price_of(page.version),
+    )
+
+
+@bp.cli.command("expire-recommendations")
+def expire_recommendations_command() -> None:
+    """Expire open recommendations past their expiry date (safe to run again)."""
+    with all_tenants():
+        count = recommendations.expire_due()
+    click.echo(f"Expired {count} recommendations.")
