@@ -10,7 +10,6 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
-
 from wtforms.fields.choices import SelectChoice
 
 from accounts import bp, services

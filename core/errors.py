@@ -71,7 +71,8 @@ def register_error_handlers(app: Flask) -> None:
             return error
         if _wants_json():
             return {"error": error.description}, error.code  # type: ignore[return-value]
-        return render_template("errors/error.html", code=error.code, message=None), error.code
+        custom = error.description if error.description != type(error).description else None
+        return render_template("errors/error.html", code=error.code, message=custom), error.code
 
     @app.errorhandler(500)
     def server_error(error: Exception) -> tuple[str, int]:

@@ -19,6 +19,15 @@ bp.cli.add_command(scheduler_cli)
 bp.record_once(lambda state: register_error_handlers(state.app))
 
 
+@bp.before_app_request
+def refuse_nul_characters() -> None:
+    """No text column can hold NUL (PostgreSQL refuses it outright), and no person types it:
+    refuse such input at the door with a clear 400 instead of failing deep in a query."""
+    values = [*request.args.values(), *request.form.values(), request.path]
+    if any("\x00" in value for value in values):
+        abort(400, "The request contains a NUL character, which is not allowed.")
+
+
 @bp.get("/ping")
 @limiter.exempt
 def ping() -> ResponseReturnValue:
