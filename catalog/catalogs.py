@@ -175,13 +175,20 @@ def assign_customers(actor: Actor, catalog: Catalog, customer_ids: set[int]) -> 
     )
     if valid != customer_ids:
         raise NotFound("One of those customers does not exist.")
-    current = {a.customer_id: a for a in catalog.assignments}
+    current = {
+        a.customer_id: a
+        for a in db.session.scalars(
+            select(CatalogAssignment).where(CatalogAssignment.catalog_id == catalog.id)
+        )
+    }
     added, removed = valid - current.keys(), current.keys() - valid
     for customer_id in removed:
-        catalog.assignments.remove(current[customer_id])
+        db.session.delete(current[customer_id])
     for customer_id in added:
-        catalog.assignments.append(
-            CatalogAssignment(vendor_id=catalog.vendor_id, customer_id=customer_id)
+        db.session.add(
+            CatalogAssignment(
+                vendor_id=catalog.vendor_id, catalog_id=catalog.id, customer_id=customer_id
+            )
         )
     audit.record(
         "catalog.assigned",

@@ -23,6 +23,7 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from catalog.content import (
@@ -44,8 +45,13 @@ from catalog.queries import SORTS
 from core.money import Money
 
 
-def choices(enum: Any) -> list[tuple[str, str]]:
-    return [(member.value, member.label) for member in enum]
+def choices(enum: Any) -> list[SelectChoice]:
+    return [SelectChoice(member.value, member.label) for member in enum]
+
+
+def options(pairs: list[tuple[int, str]]) -> list[SelectChoice]:
+    """``(id, name)`` rows as choices of a select box."""
+    return [SelectChoice(value, label) for value, label in pairs]
 
 
 LINES = "One per line."
@@ -119,7 +125,11 @@ class ServletForm(FlaskForm):
     )
     required_skills = TextAreaField("Required skills", description=LINES, render_kw={"rows": 3})
     price = StringField("List price", validators=[DataRequired(), Length(max=20)])
-    currency = SelectField("Currency", choices=sorted(list_currencies()), default="USD")
+    currency = SelectField(
+        "Currency",
+        choices=[SelectChoice(code) for code in sorted(list_currencies())],
+        default="USD",
+    )
     delivery_cost = StringField(
         "Estimated delivery cost", validators=[Optional(), Length(max=20)], default="0"
     )
@@ -316,4 +326,8 @@ class BrowseForm(FlaskForm):
     max_days = IntegerField(
         "Max business days", validators=[Optional(), NumberRange(min=1, max=MAX_DAYS)]
     )
-    sort = SelectField("Sort", choices=list(SORTS.items()), default="catalog")
+    sort = SelectField(
+        "Sort",
+        choices=[SelectChoice(value, label) for value, label in SORTS.items()],
+        default="catalog",
+    )

@@ -11,7 +11,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from accounts.models import Organization, User
-from core.db import IdMixin, TenantMixin, TimestampMixin, enum_column, relationship
+from core.db import (
+    IdMixin,
+    TenantMixin,
+    TimestampMixin,
+    enum_column,
+    relationship,
+    unmanaged_schema_objects,
+)
 from core.errors import InvalidTransition
 from core.extensions import db
 from core.money import Money
@@ -422,6 +429,8 @@ PG_FTS_DDL = (
     "CREATE INDEX IF NOT EXISTS ix_servlet_version_search ON servlet_version"
     f" USING gin (({pg_search_document()}))",
 )
+
+unmanaged_schema_objects("servlet_version_fts", "ix_servlet_version_search")
 
 for statement in SQLITE_FTS_DDL:
     sa.event.listen(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from wtforms.fields.choices import SelectChoice
 
 from accounts.queries import organizations_of_vendor
 from catalog import bp, catalogs, queries
-from catalog.forms import AddItemForm, AssignForm, CatalogForm, PriceForm
+from catalog.forms import AddItemForm, AssignForm, CatalogForm, PriceForm, options
 from catalog.models import Catalog, CatalogItem
 from core.errors import ServiceError
 from core.money import Money
@@ -40,10 +41,10 @@ def _catalog(catalog_id: int) -> Catalog:
     return get_or_404(Catalog, catalog_id, *queries.catalog_page_options())
 
 
-def _customers() -> list[tuple[int, str]]:
-    return [
-        (o.id, o.name) for o in organizations_of_vendor(active=True) if o.kind == OrgKind.CUSTOMER
-    ]
+def _customers() -> list[SelectChoice]:
+    return options(
+        [(o.id, o.name) for o in organizations_of_vendor(active=True) if o.kind == OrgKind.CUSTOMER]
+    )
 
 
 @bp.route("/admin/catalogs/<int:catalog_id>", methods=["GET", "POST"])
@@ -63,9 +64,9 @@ def catalog(catalog_id: int) -> ResponseReturnValue:
             return redirect(url_for("catalog.catalog", catalog_id=catalog_id))
     in_catalog = {item.servlet_id for item in catalog.items}
     add_form = AddItemForm()
-    add_form.servlet_id.choices = [
-        (sid, title) for sid, title in queries.publishable_servlets() if sid not in in_catalog
-    ]
+    add_form.servlet_id.choices = options(
+        [(sid, title) for sid, title in queries.publishable_servlets() if sid not in in_catalog]
+    )
     assign_form = AssignForm(customers=[a.customer_id for a in catalog.assignments])
     assign_form.customers.choices = _customers()
     return render_template(
@@ -83,7 +84,7 @@ def catalog(catalog_id: int) -> ResponseReturnValue:
 def add_catalog_item(catalog_id: int) -> ResponseReturnValue:
     catalog = _catalog(catalog_id)
     form = AddItemForm()
-    form.servlet_id.choices = queries.publishable_servlets()
+    form.servlet_id.choices = options(queries.publishable_servlets())
     if form.validate_on_submit():
         catalogs.add_item(current_actor(), catalog, form.servlet_id.data)
         flash("Servlet added.", "success")

@@ -10,7 +10,7 @@ from flask.typing import ResponseReturnValue
 from accounts.queries import organizations_of_vendor
 from catalog import bp, queries, recommendations
 from catalog.authoring_views import PER_PAGE, page_number
-from catalog.forms import DeclineForm, RecommendForm
+from catalog.forms import DeclineForm, RecommendForm, options
 from catalog.models import Recommendation, RecommendationState
 from core.errors import ServiceError
 from core.extensions import db
@@ -50,10 +50,10 @@ def new_recommendation() -> ResponseReturnValue:
     if request.method == "GET":
         form.servlet_id.data = request.args.get("servlet", type=int)
         form.customer_id.data = request.args.get("customer", type=int)
-    form.customer_id.choices = [
-        (o.id, o.name) for o in organizations_of_vendor(active=True) if o.kind == OrgKind.CUSTOMER
-    ]
-    form.servlet_id.choices = queries.publishable_servlets()
+    form.customer_id.choices = options(
+        [(o.id, o.name) for o in organizations_of_vendor(active=True) if o.kind == OrgKind.CUSTOMER]
+    )
+    form.servlet_id.choices = options(queries.publishable_servlets())
     if form.validate_on_submit():
         expires_at = (
             datetime.combine(form.expires_on.data, time.max, tzinfo=UTC)

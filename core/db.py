@@ -93,6 +93,23 @@ class TenantMixin:
         return mapped_column(sa.ForeignKey("organization.id"), index=True)
 
 
+# Schema objects made by raw DDL (an area's full-text search index, say), which the models do
+# not describe: Alembic's autogenerate and the schema test leave them alone.
+_unmanaged_prefixes: list[str] = []
+
+
+def unmanaged_schema_objects(*prefixes: str) -> None:
+    """Declare tables or indexes whose names start with ``prefixes`` as made by raw DDL."""
+    _unmanaged_prefixes.extend(prefixes)
+
+
+def managed_by_models(name: str | None, type_: str, parent_names: Any) -> bool:
+    """Alembic ``include_name`` hook: skip what ``unmanaged_schema_objects`` declared."""
+    return not (
+        type_ in ("table", "index") and name and name.startswith(tuple(_unmanaged_prefixes))
+    )
+
+
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     """Foreign keys on and write-ahead logging for SQLite; other backends are left alone."""

@@ -4,6 +4,8 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
+from core.db import managed_by_models
+
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
 config = context.config
@@ -52,15 +54,6 @@ def render_item(type_, obj, autogen_context):
     return False
 
 
-# Made by raw DDL, not in the metadata: the catalog's full-text search objects (see
-# catalog/models.py). Autogenerate must neither drop them nor try to create them.
-UNMANAGED_PREFIXES = ("servlet_version_fts", "ix_servlet_version_search")
-
-
-def include_name(name, type_, parent_names):
-    return not (type_ in ("table", "index") and name and name.startswith(UNMANAGED_PREFIXES))
-
-
 def run_migrations_offline():
     """Run migrations in 'offline' mode.
 
@@ -102,7 +95,8 @@ def run_migrations_online():
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
     conf_args["render_item"] = render_item
-    conf_args["include_name"] = include_name
+    # Raw-DDL objects (e.g. full-text search) are declared in core.db, not in the metadata.
+    conf_args["include_name"] = managed_by_models
 
     connectable = get_engine()
 

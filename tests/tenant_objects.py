@@ -10,9 +10,25 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from core.permissions import Role
+from tests.catalog import factories as catalog_factories
 from tests.factories import Tenant
+
+
+def _catalog_item(tenant: Tenant) -> int:
+    servlet_id, catalog_id = catalog_factories.shop(tenant)
+    return catalog_factories.item_id(catalog_id, servlet_id)
+
+
+def _recommendation(tenant: Tenant) -> int:
+    servlet_id, _ = catalog_factories.shop(tenant)
+    return catalog_factories.recommendation(tenant, servlet_id)
+
 
 ID_BUILDERS: dict[str, Callable[[Tenant], int]] = {
     "membership_id": lambda tenant: tenant.people[Role.CSM].membership_id,
     "organization_id": lambda tenant: tenant.customer_id,
+    "servlet_id": lambda tenant: catalog_factories.shop(tenant)[0],
+    "catalog_id": lambda tenant: catalog_factories.shop(tenant)[1],
+    "item_id": _catalog_item,
+    "recommendation_id": _recommendation,
 }

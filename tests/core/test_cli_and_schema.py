@@ -8,6 +8,7 @@ from sqlalchemy import create_engine, func, select, text
 from accounts.models import Membership, User
 from core.app import create_app
 from core.config import SETTINGS
+from core.db import managed_by_models
 from core.extensions import db
 from tests.conftest import TEST_CONFIG
 
@@ -23,7 +24,10 @@ def test_migrations_build_exactly_the_schema_the_models_describe(tmp_path, schem
     with app.app_context():
         upgrade()
         with db.engine.connect() as connection:
-            diff = compare_metadata(MigrationContext.configure(connection), db.metadata)
+            context = MigrationContext.configure(
+                connection, opts={"include_name": managed_by_models}
+            )
+            diff = compare_metadata(context, db.metadata)
         db.engine.dispose()
     assert diff == []
 
