@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from wtforms.fields.choices import SelectChoice
@@ -79,34 +82,55 @@ def catalog(catalog_id: int) -> ResponseReturnValue:
     )
 
 
+def _attempt(catalog_id: int, change: Callable[[], object], done: str, anchor: str = "") -> Any:
+    """Run a service call, flash its outcome and go back to the catalog page."""
+    try:
+        change()
+    except ServiceError as error:
+        flash(error.message, "danger")
+    else:
+        flash(done, "success")
+    return redirect(url_for("catalog.catalog", catalog_id=catalog_id) + anchor)
+
+
 @bp.post("/admin/catalogs/<int:catalog_id>/items")
 @requires(Role.ADMIN)
 def add_catalog_item(catalog_id: int) -> ResponseReturnValue:
     catalog = _catalog(catalog_id)
     form = AddItemForm()
     form.servlet_id.choices = options(queries.publishable_servlets())
-    if form.validate_on_submit():
-        catalogs.add_item(current_actor(), catalog, form.servlet_id.data)
-        flash("Servlet added.", "success")
-    else:
+    if not form.validate_on_submit():
         flash("Choose a published servlet to add.", "danger")
-    return redirect(url_for("catalog.catalog", catalog_id=catalog_id))
+        return redirect(url_for("catalog.catalog", catalog_id=catalog_id))
+    return _attempt(
+        catalog_id,
+        lambda: catalogs.add_item(current_actor(), catalog, form.servlet_id.data),
+        "Servlet added.",
+    )
 
 
 @bp.post("/admin/catalogs/<int:catalog_id>/items/<int:item_id>/remove")
 @requires(Role.ADMIN)
 def remove_catalog_item(catalog_id: int, item_id: int) -> ResponseReturnValue:
-    catalogs.remove_item(current_actor(), _catalog(catalog_id), item_id)
-    flash("Servlet removed from the catalog.", "success")
-    return redirect(url_for("catalog.catalog", catalog_id=catalog_id))
+    catalog = _catalog(catalog_id)
+    return _attempt(
+        catalog_id,
+        lambda: catalogs.remove_item(current_actor(), catalog, item_id),
+        "Servlet removed from the catalog.",
+    )
 
 
 @bp.post("/admin/catalogs/<int:catalog_id>/items/<int:item_id>/move")
 @requires(Role.ADMIN)
 def move_catalog_item(catalog_id: int, item_id: int) -> ResponseReturnValue:
+    catalog = _catalog(catalog_id)
     step = -1 if request.form.get("direction") == "up" else 1
-    catalogs.move_item(current_actor(), _catalog(catalog_id), item_id, step)
-    return redirect(url_for("catalog.catalog", catalog_id=catalog_id) + f"#item-{item_id}")
+    return _attempt(
+        catalog_id,
+        lambda: catalogs.move_item(current_actor(), catalog, item_id, step),
+        "Order changed.",
+        f"#item-{item_id}",
+    )
 
 
 @bp.post("/admin/catalogs/<int:catalog_id>/items/<int:item_id>/price")
@@ -118,24 +142,30 @@ def price_catalog_item(catalog_id: int, item_id: int) -> ResponseReturnValue:
     if item is None or not form.validate_on_submit():
         flash("Enter a price like 1250 or 1250.50, or leave it empty.", "danger")
         return redirect(url_for("catalog.catalog", catalog_id=catalog_id))
-    price = _override(item, form.price.data or "")
-    if price is not False:
-        catalogs.set_price_override(current_actor(), catalog, item_id, price)
-        flash("Catalog price saved.", "success")
-    return redirect(url_for("catalog.catalog", catalog_id=catalog_id) + f"#item-{item_id}")
+    try:
+        price = _override(item, form.price.data or "")
+    except ValueError as error:
+        flash(str(error), "danger")
+        return redirect(url_for("catalog.catalog", catalog_id=catalog_id) + f"#item-{item_id}")
+    return _attempt(
+        catalog_id,
+        lambda: catalogs.set_price_override(current_actor(), catalog, item_id, price),
+        "Catalog price saved.",
+        f"#item-{item_id}",
+    )
 
 
-def _override(item: CatalogItem, text: str) -> Money | bool | None:
-    """The override typed in the item's currency; ``None`` clears it, ``False`` is refused."""
+def _override(item: CatalogItem, text: str) -> Money | None:
+    """The override typed in the item's currency; ``None`` (empty) means the list price."""
     if not text.strip():
         return None
-    version = item.servlet.latest
+    currency = item.servlet.latest.currency
     try:
-        return Money.parse(text, version.currency)
+        return Money.parse(text, currency)
     except ValueError as error:
-        message = str(error)
-        flash(message if "decimals" in message else "Enter a price like 1250 or 1250.50.", "danger")
-        return False
+        if "decimals" in str(error):
+            raise
+        raise ValueError("Enter a price like 1250 or 1250.50.") from error
 
 
 @bp.post("/admin/catalogs/<int:catalog_id>/assignments")
@@ -144,25 +174,34 @@ def assign_catalog(catalog_id: int) -> ResponseReturnValue:
     catalog = _catalog(catalog_id)
     form = AssignForm()
     form.customers.choices = _customers()
-    if form.validate_on_submit():
-        catalogs.assign_customers(current_actor(), catalog, set(form.customers.data or []))
-        flash("Assignments saved.", "success")
-    else:
+    if not form.validate_on_submit():
         flash("Choose customers from the list.", "danger")
-    return redirect(url_for("catalog.catalog", catalog_id=catalog_id))
+        return redirect(url_for("catalog.catalog", catalog_id=catalog_id))
+    customer_ids = set(form.customers.data or [])
+    return _attempt(
+        catalog_id,
+        lambda: catalogs.assign_customers(current_actor(), catalog, customer_ids),
+        "Assignments saved.",
+    )
 
 
 @bp.post("/admin/catalogs/<int:catalog_id>/publish")
 @requires(Role.ADMIN)
 def publish_catalog(catalog_id: int) -> ResponseReturnValue:
-    catalogs.publish_catalog(current_actor(), _catalog(catalog_id))
-    flash("Published: its customers see it now.", "success")
-    return redirect(url_for("catalog.catalog", catalog_id=catalog_id))
+    catalog = _catalog(catalog_id)
+    return _attempt(
+        catalog_id,
+        lambda: catalogs.publish_catalog(current_actor(), catalog),
+        "Published: its customers see it now.",
+    )
 
 
 @bp.post("/admin/catalogs/<int:catalog_id>/unpublish")
 @requires(Role.ADMIN)
 def unpublish_catalog(catalog_id: int) -> ResponseReturnValue:
-    catalogs.unpublish_catalog(current_actor(), _catalog(catalog_id))
-    flash("Back to draft: customers no longer see it.", "success")
-    return redirect(url_for("catalog.catalog", catalog_id=catalog_id))
+    catalog = _catalog(catalog_id)
+    return _attempt(
+        catalog_id,
+        lambda: catalogs.unpublish_catalog(current_actor(), catalog),
+        "Back to draft: customers no longer see it.",
+    )

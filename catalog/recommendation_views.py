@@ -84,8 +84,12 @@ def decline_recommendation(recommendation_id: int) -> ResponseReturnValue:
     recommendation = get_or_404(Recommendation, recommendation_id)
     form = DeclineForm()
     if form.validate_on_submit():
-        recommendations.decline(current_actor(), recommendation, form.reason.data)
-        flash("Thanks, your CSM will see why.", "info")
+        try:
+            recommendations.decline(current_actor(), recommendation, form.reason.data)
+        except ServiceError as error:
+            flash(error.message, "danger")
+        else:
+            flash("Thanks, your CSM will see why.", "info")
     else:
         flash("Tell your CSM why you decline (up to 1,000 characters).", "danger")
     return redirect(url_for("catalog.servlet_page", servlet_id=recommendation.servlet_id))

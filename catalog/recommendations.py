@@ -234,5 +234,5 @@ def conversion(recommended_by_id: int | None = None) -> Conversion:
     if recommended_by_id is not None:
         stmt = stmt.where(Recommendation.recommended_by_id == recommended_by_id)
     counts = dict.fromkeys(State, 0)
-    counts.update(dict(db.session.execute(stmt).tuples().all()))
+    counts.update({row[0]: row[1] for row in db.session.execute(stmt)})
     return Conversion(counts)

@@ -249,10 +249,12 @@ def _csv_rows(text: str, report: ImportReport) -> list[tuple[int, dict]]:
     try:
         reader = csv.DictReader(io.StringIO(text, newline=""))
         rows = []
-        for row in reader:
+        # Numbered as a spreadsheet shows them: the header is row 1, whatever line breaks
+        # the cells hold.
+        for number, row in enumerate(reader, 2):
             if None in row:
-                report.row_errors[reader.line_num] = ["More cells than there are columns."]
-            rows.append((reader.line_num, {k.strip(): v for k, v in row.items() if k}))
+                report.row_errors[number] = ["More cells than there are columns."]
+            rows.append((number, {k.strip(): v for k, v in row.items() if k}))
     except csv.Error as error:
         report.file_errors.append(f"This is not a readable CSV file: {error}.")
         return []

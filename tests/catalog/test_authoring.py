@@ -86,14 +86,10 @@ def test_admin_creates_a_draft_with_every_field_from_the_form(client, tenant_a, 
         assert draft.intake_questions == [
             {"label": "Preferred start date", "type": "date", "required": True, "choices": []}
         ]
-        assert db.session.scalar(
-            select(AuditEvent).where(AuditEvent.action == "servlet.created")
-        )
+        assert db.session.scalar(select(AuditEvent).where(AuditEvent.action == "servlet.created"))
 
 
-def test_deliverables_are_reordered_by_position_and_ticked_rows_removed(
-    client, tenant_a, unscoped
-):
+def test_deliverables_are_reordered_by_position_and_ticked_rows_removed(client, tenant_a, unscoped):
     sign_in(client, tenant_a.people[Role.ADMIN])
     data = form_data(
         **{
@@ -260,7 +256,7 @@ def test_script_tags_and_javascript_links_in_markdown_are_rendered_inert(
         '<a href="javascript:alert(2)">raw</a> <img src=x onerror=alert(3)> [ok](https://example.com)'
     )
     with unscoped():
-        servlet_id, catalog_id = factories.shop(tenant_a, description=hostile)
+        servlet_id, _ = factories.shop(tenant_a, description=hostile)
     sign_in(client, tenant_a.people[Role.BUYER])
     page = client.get(f"/catalog/servlets/{servlet_id}").data.decode()
     assert "<script>alert" not in page
