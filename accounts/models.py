@@ -89,6 +89,10 @@ class Organization(IdMixin, TimestampMixin, db.Model):
     terms_text: Mapped[str] = mapped_column(sa.Text, default="")
     terms_version: Mapped[str] = mapped_column(sa.String(20), default="1")
 
+    # Customer setting: orders above this amount (vendor currency, minor units) wait for one
+    # of the customer's approvers; ``None`` means no approval is needed.
+    approval_threshold_minor: Mapped[int | None] = mapped_column(sa.BigInteger)
+
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="organization", foreign_keys="Membership.organization_id"
     )

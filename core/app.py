@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Bottom-up, as imports flow. Each area's ``views`` module attaches its routes, hooks and CLI
 # commands to the area's blueprint, so registering the blueprint wires the whole area.
-AREAS = ("core", "accounts", "catalog")
+AREAS = ("core", "accounts", "catalog", "ordering", "delivery")
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from core.permissions import Role
 from tests.catalog import factories as catalog_factories
 from tests.factories import Tenant
+from tests.ordering import factories as ordering_factories
 
 
 def _catalog_item(tenant: Tenant) -> int:
@@ -31,4 +32,6 @@ ID_BUILDERS: dict[str, Callable[[Tenant], int]] = {
     "catalog_id": lambda tenant: catalog_factories.shop(tenant)[1],
     "item_id": _catalog_item,
     "recommendation_id": _recommendation,
+    "cart_line_id": ordering_factories.cart_line,
+    "order_id": ordering_factories.order,
 }

@@ -1,0 +1,77 @@
+"""Engagements: the delivery of one purchased unit of a servlet."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from accounts.models import Organization
+from catalog.models import ServletVersion
+from core.db import IdMixin, TenantMixin, TimestampMixin, enum_column, relationship
+from core.extensions import db
+from core.permissions import CUSTOMER_ROLES, Actor, Role
+from ordering.models import OrderLine
+
+# Vendor roles that see every engagement of their tenant (consultants will see their own
+# assignments once allocation exists).
+ENGAGEMENT_VIEWERS = (Role.ADMIN, Role.CSM, Role.DELIVERY_MANAGER, Role.FINANCE)
+
+
+class EngagementState(StrEnum):
+    REQUESTED = "requested"
+    SCHEDULED = "scheduled"
+    IN_PROGRESS = "in_progress"
+    DELIVERED = "delivered"
+    ACCEPTED = "accepted"
+    ON_HOLD = "on_hold"
+    CANCELLED = "cancelled"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+# Open states an order may still be cancelled from without a vendor's say (delivery has not
+# started). Everything else is work under way or finished.
+NOT_STARTED = (EngagementState.REQUESTED,)
+CLOSED = (EngagementState.ACCEPTED, EngagementState.CANCELLED)
+
+
+class Engagement(IdMixin, TenantMixin, TimestampMixin, db.Model):
+    """One unit of an order line, delivered against the KPI dates of the version bought."""
+
+    __tablename__ = "engagement"
+    __table_args__ = (sa.UniqueConstraint("order_line_id", "unit"),)
+
+    order_line_id: Mapped[int] = mapped_column(sa.ForeignKey("order_line.id"), index=True)
+    unit: Mapped[int] = mapped_column(default=1)
+    customer_id: Mapped[int] = mapped_column(sa.ForeignKey("organization.id"), index=True)
+    servlet_version_id: Mapped[int] = mapped_column(sa.ForeignKey("servlet_version.id"))
+    state: Mapped[EngagementState] = mapped_column(
+        enum_column(EngagementState, 16), default=EngagementState.REQUESTED, index=True
+    )
+    requested_at: Mapped[datetime]
+    start_by: Mapped[date]
+    deliver_by: Mapped[date]
+    cancelled_at: Mapped[datetime | None]
+
+    order_line: Mapped[OrderLine] = relationship()
+    customer: Mapped[Organization] = relationship(foreign_keys=[customer_id])
+    servlet_version: Mapped[ServletVersion] = relationship()
+
+    @property
+    def reference(self) -> str:
+        return f"E-{self.id:06d}"
+
+    @classmethod
+    def reach(cls, stmt: sa.Select[Any], actor: Actor | None) -> sa.Select[Any]:
+        """Delivery staff see the tenant's engagements; a customer's people their own."""
+        if actor is not None and actor.role in ENGAGEMENT_VIEWERS:
+            return stmt
+        if actor is not None and actor.role in CUSTOMER_ROLES:
+            return stmt.where(cls.customer_id == actor.organization_id)
+        return stmt.where(sa.false())

@@ -1,0 +1,164 @@
+"""Engagements from confirmed orders, and their end when an order is cancelled.
+
+Both run as receivers of the ordering area's signals, inside the transaction that confirms
+or cancels the order, so an order is never confirmed without its engagements (nor the other
+way round). States beyond ``requested`` (scheduling, allocation, acceptance) come later.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import url_for
+from sqlalchemy import select
+
+from accounts.models import Membership, Organization, User
+from catalog.models import ServletVersion
+from core import audit
+from core.db import utcnow
+from core.extensions import db
+from core.mail import send_mail
+from core.permissions import Role
+from delivery.calendar import add_business_days
+from delivery.models import CLOSED, NOT_STARTED, Engagement, EngagementState
+from ordering import signals
+from ordering.models import Order, OrderLine
+
+
+def due_dates(version: ServletVersion, requested_at: datetime) -> tuple[Any, Any]:
+    """(start_by, deliver_by) from the version's KPI targets, in business days."""
+    start_by = add_business_days(requested_at.date(), version.start_within_days)
+    return start_by, add_business_days(start_by, version.deliver_within_days)
+
+
+def create_engagements(order: Order) -> list[Engagement]:
+    """One engagement per purchased unit, state ``requested``. No commit: the caller's."""
+    versions = {
+        v.id: v
+        for v in db.session.scalars(
+            select(ServletVersion).where(
+                ServletVersion.id.in_({line.servlet_version_id for line in order.lines})
+            )
+        )
+    }
+    now = utcnow()
+    created: list[Engagement] = []
+    for line in order.lines:
+        version = versions[line.servlet_version_id]
+        start_by, deliver_by = due_dates(version, now)
+        for unit in range(1, line.quantity + 1):
+            created.append(
+                Engagement(
+                    vendor_id=order.vendor_id,
+                    order_line_id=line.id,
+                    unit=unit,
+                    customer_id=order.customer_id,
+                    servlet_version_id=version.id,
+                    state=EngagementState.REQUESTED,
+                    requested_at=now,
+                    start_by=start_by,
+                    deliver_by=deliver_by,
+                )
+            )
+    db.session.add_all(created)
+    db.session.flush()
+    for engagement in created:
+        audit.record(
+            "engagement.requested",
+            engagement,
+            changes={"order_id": order.id, "start_by": engagement.start_by.isoformat()},
+        )
+    _tell_delivery_managers(order, created, versions)
+    return created
+
+
+def _engagements_link() -> str:
+    try:
+        return url_for("delivery.engagements", _external=True)
+    except RuntimeError:
+        return ""
+
+
+def _tell_delivery_managers(
+    order: Order, created: list[Engagement], versions: dict[int, ServletVersion]
+) -> None:
+    managers = db.session.scalars(
+        select(User)
+        .join(Membership, Membership.user_id == User.id)
+        .where(
+            Membership.organization_id == order.vendor_id,
+            Membership.role == Role.DELIVERY_MANAGER,
+            Membership.active.is_(True),
+            User.active.is_(True),
+        )
+        .order_by(User.id)
+    )
+    customer = db.session.get(Organization, order.customer_id)
+    listing = "\n".join(
+        f"- {versions[e.servlet_version_id].title} (unit {e.unit}): start by "
+        f"{e.start_by.isoformat()}, deliver by {e.deliver_by.isoformat()}"
+        for e in created
+    )
+    body = (
+        f"{customer.name} ordered ({order.reference}). New engagements to schedule:\n\n"
+        f"{listing}\n\n{_engagements_link()}"
+    ).rstrip()
+    for manager in managers:
+        send_mail(
+            manager.email,
+            f"{len(created)} new engagement(s) from {customer.name}",
+            body,
+            vendor_id=order.vendor_id,
+        )
+
+
+def _of_order(order: Order) -> list[Engagement]:
+    return list(
+        db.session.scalars(
+            select(Engagement)
+            .join(OrderLine, OrderLine.id == Engagement.order_line_id)
+            .where(OrderLine.order_id == order.id)
+            .order_by(Engagement.id)
+        )
+    )
+
+
+def cancel_engagements(order: Order, reason: str = "") -> int:
+    """The order was cancelled: its open engagements end too. Returns how many."""
+    now = utcnow()
+    cancelled = 0
+    for engagement in _of_order(order):
+        if engagement.state in CLOSED:
+            continue
+        before = engagement.state
+        engagement.state = EngagementState.CANCELLED
+        engagement.cancelled_at = now
+        audit.record(
+            "engagement.cancelled",
+            engagement,
+            changes={"state": [before.value, "cancelled"], "reason": reason},
+        )
+        cancelled += 1
+    return cancelled
+
+
+def started(order: Order) -> bool:
+    """Whether delivery of any unit of the order has begun (the customer may no longer
+    cancel on its own)."""
+    return any(e.state not in (*NOT_STARTED, EngagementState.CANCELLED) for e in _of_order(order))
+
+
+@signals.order_confirmed.connect
+def _on_order_confirmed(order: Order, **_: Any) -> None:
+    create_engagements(order)
+
+
+@signals.order_cancelled.connect
+def _on_order_cancelled(order: Order, reason: str = "", **_: Any) -> None:
+    cancel_engagements(order, reason)
+
+
+@signals.delivery_started.connect
+def _on_delivery_question(order: Order, **_: Any) -> bool:
+    return started(order)

@@ -1,0 +1,37 @@
+"""Delivery pages: the engagement list for delivery staff and for the customer's people.
+Importing this module wires the delivery area (routes and the ordering signal receivers)."""
+
+from __future__ import annotations
+
+from flask import render_template, request
+from flask.typing import ResponseReturnValue
+
+from core.extensions import db
+from core.navigation import nav_item
+from core.permissions import CUSTOMER_ROLES, current_actor, requires
+from delivery import bp, queries, services  # noqa: F401  (services connects the receivers)
+from delivery.models import ENGAGEMENT_VIEWERS, EngagementState
+
+nav_item("Engagements", "delivery.engagements", *ENGAGEMENT_VIEWERS, *CUSTOMER_ROLES)
+
+PER_PAGE = 25
+
+
+@bp.get("/engagements")
+@requires(*ENGAGEMENT_VIEWERS, *CUSTOMER_ROLES)
+def engagements() -> ResponseReturnValue:
+    actor = current_actor()
+    state = request.args.get("state", "")
+    page = db.paginate(
+        queries.engagements(actor, state),
+        page=request.args.get("page", 1, type=int) or 1,
+        per_page=PER_PAGE,
+        error_out=False,
+    )
+    return render_template(
+        "delivery/engagements.html",
+        page=page,
+        state=state,
+        states=list(EngagementState),
+        vendor_view=actor.role in ENGAGEMENT_VIEWERS,
+    )

@@ -1,0 +1,90 @@
+"""Entitlement pages: the vendor grants credits; the customer sees what it has left."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+
+from catalog.models import ServletKind
+from catalog.queries import publishable_servlets
+from core.db import utcnow
+from core.errors import ServiceError
+from core.extensions import db
+from core.navigation import nav_item
+from core.permissions import CUSTOMER_ROLES, current_actor, requires
+from ordering import bp, entitlements
+from ordering.forms import GrantForm, choice
+from ordering.order_views import customer_choices
+
+nav_item("Entitlements", "ordering.entitlements_page", *entitlements.GRANTERS)
+nav_item("Credits", "ordering.credits", *CUSTOMER_ROLES)
+
+PER_PAGE = 25
+
+
+def _target_choices() -> list:
+    kinds = [choice(f"kind:{kind.value}", f"Any {kind.label.lower()}") for kind in ServletKind]
+    servlets = [choice(f"servlet:{sid}", title) for sid, title in publishable_servlets()]
+    return kinds + servlets
+
+
+def _target(value: str) -> tuple[int | None, ServletKind | None]:
+    what, _, key = value.partition(":")
+    if what == "kind":
+        return None, ServletKind(key)
+    return int(key), None
+
+
+@bp.route("/entitlements", methods=["GET", "POST"])
+@requires(*entitlements.GRANTERS)
+def entitlements_page() -> ResponseReturnValue:
+    form = GrantForm()
+    form.customer_id.choices = customer_choices()
+    form.target.choices = _target_choices()
+    if request.method == "GET":
+        today = utcnow().date()
+        form.valid_from.data = today
+        form.valid_until.data = today.replace(year=today.year + 1)
+        form.customer_id.data = request.args.get("customer", type=int)
+    if form.validate_on_submit():
+        servlet_id, kind = _target(form.target.data)
+        try:
+            entitlements.grant_entitlement(
+                current_actor(),
+                entitlements.Grant(
+                    customer_id=form.customer_id.data,
+                    servlet_id=servlet_id,
+                    kind=kind,
+                    quantity=form.quantity.data,
+                    valid_from=form.valid_from.data,
+                    valid_until=form.valid_until.data,
+                    note=form.note.data or "",
+                ),
+            )
+        except ServiceError as error:
+            form.form_errors.append(error.message)
+        else:
+            flash("Credits granted.", "success")
+            return redirect(url_for("ordering.entitlements_page"))
+    customer_id = request.args.get("customer", type=int)
+    page = db.paginate(
+        entitlements.entitlements_of(customer_id),
+        page=request.args.get("page", 1, type=int) or 1,
+        per_page=PER_PAGE,
+        error_out=False,
+    )
+    return render_template(
+        "ordering/entitlements.html", form=form, page=page, today=utcnow().date()
+    )
+
+
+@bp.get("/credits")
+@requires(*CUSTOMER_ROLES)
+def credits() -> ResponseReturnValue:
+    page = db.paginate(
+        entitlements.entitlements_of(current_actor().organization_id),
+        page=request.args.get("page", 1, type=int) or 1,
+        per_page=PER_PAGE,
+        error_out=False,
+    )
+    return render_template("ordering/credits.html", page=page, today=utcnow().date())

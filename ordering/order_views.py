@@ -1,0 +1,186 @@
+"""Order pages: lists (customer history; vendor list with filters and CSV), the order page,
+its PDF form, approvals and cancellation."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+from sqlalchemy.orm import undefer
+from wtforms.fields.choices import SelectChoice
+
+from accounts.models import Organization
+from accounts.queries import organizations_of_vendor
+from core.errors import ServiceError
+from core.extensions import db
+from core.navigation import nav_item
+from core.permissions import CUSTOMER_ROLES, OrgKind, Role, current_actor, get_or_404, requires
+from ordering import bp, queries, services
+from ordering.forms import ApproveForm, CancelForm, RejectForm
+from ordering.models import ORDER_VIEWERS, Order, OrderForm, OrderState
+
+nav_item("Orders", "ordering.orders", *ORDER_VIEWERS, *CUSTOMER_ROLES)
+nav_item("Approvals", "ordering.approvals", Role.APPROVER)
+
+PER_PAGE = 25
+CSV_LIMIT = 10_000
+
+
+def _page() -> int:
+    return request.args.get("page", 1, type=int) or 1
+
+
+def _day(name: str) -> date | None:
+    try:
+        return date.fromisoformat(request.args.get(name, ""))
+    except ValueError:
+        return None
+
+
+def _filters() -> queries.OrderFilters:
+    """The vendor list's filters from the query string; a value that does not parse is
+    ignored rather than refused, as a search box would."""
+    state = request.args.get("state", "")
+    start, end = _day("from"), _day("to")
+    return queries.OrderFilters(
+        state=OrderState(state) if state in {s.value for s in OrderState} else None,
+        customer_id=request.args.get("customer", type=int),
+        servlet_id=request.args.get("servlet", type=int),
+        placed_from=datetime.combine(start, time.min, UTC) if start else None,
+        placed_until=datetime.combine(end + timedelta(days=1), time.min, UTC) if end else None,
+    )
+
+
+@bp.get("/orders")
+@requires(*ORDER_VIEWERS, *CUSTOMER_ROLES)
+def orders() -> ResponseReturnValue:
+    actor = current_actor()
+    vendor_view = actor.role in ORDER_VIEWERS
+    filters = _filters() if vendor_view else queries.OrderFilters()
+    page = db.paginate(
+        queries.orders(actor, filters), page=_page(), per_page=PER_PAGE, error_out=False
+    )
+    context = {"page": page, "filters": filters, "vendor_view": vendor_view}
+    if vendor_view:
+        context |= {
+            "states": list(OrderState),
+            "customers": [
+                o for o in organizations_of_vendor(active=None) if o.kind == OrgKind.CUSTOMER
+            ],
+            "servlets": queries.ordered_servlets(),
+        }
+    return render_template("ordering/orders.html", **context)
+
+
+@bp.get("/orders/export.csv")
+@requires(*ORDER_VIEWERS)
+def export_orders() -> ResponseReturnValue:
+    rows = db.session.scalars(queries.orders(current_actor(), _filters()).limit(CSV_LIMIT))
+    return Response(
+        queries.csv_rows(rows),
+        mimetype="text/csv",
+        headers={"Content-Disposition": "attachment; filename=orders.csv"},
+    )
+
+
+@bp.get("/approvals")
+@requires(Role.APPROVER)
+def approvals() -> ResponseReturnValue:
+    page = db.paginate(
+        queries.awaiting_approval(current_actor()), page=_page(), per_page=PER_PAGE,
+        error_out=False,
+    )
+    return render_template("ordering/approvals.html", page=page)
+
+
+@bp.get("/orders/<int:order_id>")
+@requires(*ORDER_VIEWERS, *CUSTOMER_ROLES)
+def order_page(order_id: int) -> ResponseReturnValue:
+    order = get_or_404(Order, order_id, *queries.page_options())
+    actor = current_actor()
+    return render_template(
+        "ordering/order.html",
+        order=order,
+        vendor=db.session.get(Organization, order.vendor_id),
+        can_decide=actor.role == Role.APPROVER and order.state == OrderState.AWAITING_APPROVAL,
+        can_cancel=order.is_open
+        and actor.role in (*services.CUSTOMER_CANCELLERS, *services.VENDOR_CANCELLERS),
+        vendor_view=actor.role in ORDER_VIEWERS,
+        approve_form=ApproveForm(),
+        reject_form=RejectForm(),
+        cancel_form=CancelForm(),
+    )
+
+
+@bp.get("/orders/<int:order_id>/form.pdf")
+@requires(*ORDER_VIEWERS, *CUSTOMER_ROLES)
+def order_form_pdf(order_id: int) -> ResponseReturnValue:
+    order = get_or_404(Order, order_id)
+    form = db.session.scalar(
+        select(OrderForm).where(OrderForm.order_id == order.id).options(undefer(OrderForm.pdf))
+    )
+    if form is None:
+        abort(404)
+    return Response(
+        form.pdf,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f"inline; filename={order.reference}.pdf"},
+    )
+
+
+def _back(order: Order) -> ResponseReturnValue:
+    return redirect(url_for("ordering.order_page", order_id=order.id))
+
+
+@bp.post("/orders/<int:order_id>/approve")
+@requires(Role.APPROVER)
+def approve(order_id: int) -> ResponseReturnValue:
+    order = get_or_404(Order, order_id)
+    form = ApproveForm()
+    if form.validate_on_submit():
+        services.approve_order(current_actor(), order, form.reason.data or "")
+        flash(f"Order {order.reference} approved.", "success")
+    else:
+        flash("Note: at most 1,000 characters.", "danger")
+    return _back(order)
+
+
+@bp.post("/orders/<int:order_id>/reject")
+@requires(Role.APPROVER)
+def reject(order_id: int) -> ResponseReturnValue:
+    order = get_or_404(Order, order_id)
+    form = RejectForm()
+    if form.validate_on_submit():
+        services.reject_order(current_actor(), order, form.reason.data)
+        flash(f"Order {order.reference} rejected.", "info")
+    else:
+        flash("To reject, give a reason of at most 1,000 characters.", "danger")
+    return _back(order)
+
+
+@bp.post("/orders/<int:order_id>/cancel")
+@requires(*services.CUSTOMER_CANCELLERS, *services.VENDOR_CANCELLERS)
+def cancel(order_id: int) -> ResponseReturnValue:
+    order = get_or_404(Order, order_id)
+    form = CancelForm()
+    if not form.validate_on_submit():
+        flash("Reason: at most 1,000 characters.", "danger")
+        return _back(order)
+    try:
+        services.cancel_order(current_actor(), order, form.reason.data or "")
+    except ServiceError as error:
+        db.session.rollback()
+        flash(error.message, "danger")
+    else:
+        flash(f"Order {order.reference} cancelled.", "info")
+    return _back(order)
+
+
+def customer_choices() -> list[SelectChoice]:
+    return [
+        SelectChoice(o.id, o.name)
+        for o in organizations_of_vendor(active=True)
+        if o.kind == OrgKind.CUSTOMER
+    ]

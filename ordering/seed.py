@@ -1,0 +1,1 @@
+"""Demo orders (filled in below)."""
