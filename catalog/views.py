@@ -1,5 +1,6 @@
-"""Customer pages: the catalog with filters and search, the servlet page (a one-page mini-SOW)
-and the order placeholder. Importing this module wires the whole catalog area."""
+"""Customer pages: the catalog with filters and search, and the servlet page (a one-page
+mini-SOW whose "Add to cart" posts to the ordering area). Importing this module wires the
+whole catalog area."""
 
 from __future__ import annotations
 
@@ -126,15 +127,6 @@ def browse() -> ResponseReturnValue:
     )
 
 
-def _customer_page(servlet_id: int) -> queries.ServletPage:
-    actor = current_actor()
-    get_or_404(Servlet, servlet_id)
-    page = queries.servlet_page(actor, servlet_id, request.args.get("catalog", type=int))
-    if page is None:
-        abort(404)
-    return page
-
-
 @bp.get("/catalog/servlets/<int:servlet_id>")
 @requires(*CUSTOMER_ROLES)
 def servlet_page(servlet_id: int) -> ResponseReturnValue:
@@ -154,18 +146,6 @@ def servlet_page(servlet_id: int) -> ResponseReturnValue:
         price=page.item.price_of(page.version),
         can_order=actor.role in ORDERING_ROLES,
         decline_form=DeclineForm(),
-    )
-
-
-@bp.get("/catalog/servlets/<int:servlet_id>/order")
-@requires(*ORDERING_ROLES)
-def order_servlet(servlet_id: int) -> ResponseReturnValue:
-    page = _customer_page(servlet_id)
-    return render_template(
-        "catalog/order_placeholder.html",
-        page=page,
-        version=page.version,
-        price=page.item.price_of(page.version),
     )
 
 

@@ -200,9 +200,7 @@ def test_the_servlet_page_reads_as_a_mini_sow(client, tenant_a, shelf):
     assert "$5,000.00" in html
     assert "billed prepaid" in html
     assert 'data-testid="order-button"' in html
-    placeholder = client.get(f"/catalog/servlets/{ids['health']}/order")
-    assert placeholder.status_code == 200
-    assert b"nothing has been ordered" in placeholder.data
+    assert 'action="/cart/add"' in html
 
 
 def test_a_viewer_browses_but_has_no_order_button(client, tenant_a, shelf):
@@ -211,7 +209,7 @@ def test_a_viewer_browses_but_has_no_order_button(client, tenant_a, shelf):
     page = client.get(f"/catalog/servlets/{ids['health']}")
     assert page.status_code == 200
     assert b'data-testid="order-button"' not in page.data
-    assert client.get(f"/catalog/servlets/{ids['health']}/order").status_code == 404
+    assert client.post("/cart/add", data={"servlet_id": ids["health"]}).status_code == 403
 
 
 def test_customers_cannot_open_draft_retired_unassigned_or_other_vendors_servlets(
@@ -234,7 +232,8 @@ def test_customers_cannot_open_draft_retired_unassigned_or_other_vendors_servlet
     assert client.get(f"/catalog/servlets/{visible}").status_code == 200
     for servlet_id in (draft, retired, unlisted, in_draft_catalog, other_customer, foreign):
         assert client.get(f"/catalog/servlets/{servlet_id}").status_code == 404
-        assert client.get(f"/catalog/servlets/{servlet_id}/order").status_code == 404
+        client.post("/cart/add", data={"servlet_id": servlet_id})
+    assert b'data-testid="empty-state"' in client.get("/cart").data
     listed = client.get("/catalog?q=health").data.decode()
     assert listed.count('data-testid="servlet-card"') == 1
 
