@@ -16,6 +16,7 @@ from accounts import bp, services
 from accounts.forms import (
     ActiveToggleForm,
     InviteForm,
+    OrganizationEditForm,
     OrganizationForm,
     RoleForm,
     VendorSettingsForm,
@@ -24,6 +25,7 @@ from accounts.models import Membership, Organization, User
 from accounts.queries import audit_events, organizations_of_vendor
 from core.errors import ServiceError
 from core.extensions import db
+from core.money import Money
 from core.navigation import nav_item
 from core.permissions import ROLES_BY_KIND, OrgKind, Role, current_actor, get_or_404, requires
 
@@ -145,13 +147,21 @@ def organizations() -> ResponseReturnValue:
 @requires(Role.ADMIN)
 def edit_organization(organization_id: int) -> ResponseReturnValue:
     organization = get_or_404(Organization, organization_id)
-    form = OrganizationForm(obj=organization)
+    currency = db.session.get(Organization, current_actor().vendor_id).currency
+    form = OrganizationEditForm(obj=organization)
     del form.kind
+    if organization.kind is not OrgKind.CUSTOMER:
+        del form.approval_threshold
+    elif request.method == "GET" and organization.approval_threshold_minor is not None:
+        form.approval_threshold.data = str(
+            Money(organization.approval_threshold_minor, currency).to_decimal()
+        )
     if form.validate_on_submit():
         try:
-            services.rename_organization(current_actor(), organization, form.name.data)
+            threshold = _threshold(form, currency)
+            services.update_organization(current_actor(), organization, form.name.data, threshold)
         except ServiceError as error:
-            form.name.errors.append(error.message)
+            form.form_errors.append(error.message)
         else:
             flash("Organisation saved.", "success")
             return redirect(url_for("accounts.organizations"))
@@ -161,6 +171,19 @@ def edit_organization(organization_id: int) -> ResponseReturnValue:
         organization=organization,
         toggle=ActiveToggleForm(),
     )
+
+
+def _threshold(form: OrganizationEditForm, currency: str) -> int | None:
+    """The approval threshold typed in the vendor's currency, in minor units (None: empty)."""
+    field = getattr(form, "approval_threshold", None)
+    text = (field.data or "").strip() if field is not None else ""
+    if not text:
+        return None
+    try:
+        return Money.parse(text, currency).amount
+    except ValueError as error:
+        message = f"Approval threshold: enter an amount like 5000 ({currency})."
+        raise ServiceError(message) from error
 
 
 @bp.post("/admin/organizations/<int:organization_id>/active")

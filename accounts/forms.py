@@ -103,6 +103,15 @@ class OrganizationForm(FlaskForm):
     submit = SubmitField("Save")
 
 
+class OrganizationEditForm(OrganizationForm):
+    approval_threshold = StringField(
+        "Approval threshold",
+        validators=[Length(max=20)],
+        description="Orders above this amount wait for one of the customer's approvers. "
+        "Leave empty when no order needs approval.",
+    )
+
+
 class VendorSettingsForm(FlaskForm):
     name = StringField("Vendor name", validators=[DataRequired(), Length(max=120)])
     currency = SelectField(

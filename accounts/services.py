@@ -212,10 +212,24 @@ def _check_unique_name(vendor_id: int, name: str, exclude_id: int | None = None)
         raise Conflict(f"An organisation named “{name.strip()}” already exists.")
 
 
-def rename_organization(actor: Actor, organization: Organization, name: str) -> None:
+MAX_THRESHOLD_MINOR = 10**15
+
+
+def update_organization(
+    actor: Actor, organization: Organization, name: str, approval_threshold_minor: int | None = None
+) -> None:
+    """Rename an organisation; for a customer also set its approval threshold (orders above it
+    wait for an approver; ``None`` means none do)."""
     require(actor, Role.ADMIN)
     _check_unique_name(actor.vendor_id, name, exclude_id=organization.id)
-    changes = audit.diff(organization, {"name": name.strip()})
+    values: dict[str, Any] = {"name": name.strip()}
+    if organization.kind is OrgKind.CUSTOMER:
+        if approval_threshold_minor is not None and not (
+            0 <= approval_threshold_minor < MAX_THRESHOLD_MINOR
+        ):
+            raise ServiceError("Approval threshold: an amount of zero or more.")
+        values["approval_threshold_minor"] = approval_threshold_minor
+    changes = audit.diff(organization, values)
     if changes:
         audit.record("organization.updated", organization, changes=changes)
         db.session.commit()
