@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
-from typing import Final
+from functools import lru_cache
+from typing import Any, Final
 
 from flask import g, has_request_context
 from sqlalchemy import event, or_
@@ -90,13 +91,16 @@ def _apply_tenant_scope(state: ORMExecuteState) -> None:
         if _touches_tenant_data(state):
             raise TenancyError("tenant data queried outside a tenant scope")
         return
-    vendor_id = scope
-    options = [
-        with_loader_criteria(
-            TenantMixin, lambda cls: cls.vendor_id == vendor_id, include_aliases=True
-        )
-    ]
-    options += [
+    state.statement = state.statement.options(*_scope_options(scope))
+
+
+@lru_cache(maxsize=4096)
+def _scope_options(vendor_id: int) -> tuple[Any, ...]:
+    """The loader criteria for one vendor, built once: they are immutable and hashable."""
+    tenant_data = with_loader_criteria(
+        TenantMixin, lambda cls: cls.vendor_id == vendor_id, include_aliases=True
+    )
+    roots = [
         with_loader_criteria(
             root,
             lambda cls: or_(cls.id == vendor_id, cls.vendor_id == vendor_id),
@@ -104,4 +108,4 @@ def _apply_tenant_scope(state: ORMExecuteState) -> None:
         )
         for root in _scoped_roots
     ]
-    state.statement = state.statement.options(*options)
+    return (tenant_data, *roots)
