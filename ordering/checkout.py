@@ -14,12 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from accounts.models import Organization
-from core import audit
+from core import audit, stripe_gateway
 from core.db import utcnow
 from core.errors import Conflict, ServiceError
 from core.extensions import db
@@ -60,8 +59,9 @@ class Checkout:
 
 
 def card_payments_enabled() -> bool:
-    """Card payment is offered only when the vendor's Stripe keys are configured."""
-    return bool(current_app.config.get("STRIPE_SECRET_KEY"))
+    """Card payment is offered only when the Stripe keys are configured (deployment-wide:
+    see ``core.stripe_gateway``)."""
+    return stripe_gateway.configured()
 
 
 def payment_routes_for(customer: Organization, today: date | None = None) -> list[PaymentRoute]:
@@ -84,6 +84,18 @@ def needs_approval(
     if total.currency != vendor_currency:
         return True
     return total.amount > customer.approval_threshold_minor
+
+
+def placed_with(actor: Actor, token: str) -> Order | None:
+    """The order this checkout token already placed for the actor's organisation, if any:
+    a resubmitted checkout lands on it instead of failing on an emptied cart."""
+    if not token:
+        return None
+    return db.session.scalar(
+        select(Order).where(
+            Order.checkout_token == token, Order.customer_id == actor.organization_id
+        )
+    )
 
 
 def _existing(token: str, actor: Actor) -> Order | None:

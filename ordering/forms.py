@@ -19,16 +19,20 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from ordering.entitlements import MAX_CREDITS
 from ordering.models import MAX_QUANTITY
 
-QUANTITY_RULES = [
-    InputRequired(message="Enter a quantity."),
-    NumberRange(min=1, max=MAX_QUANTITY, message=f"A whole number from 1 to {MAX_QUANTITY}."),
-]
+QUANTITY_RANGE = NumberRange(
+    min=1, max=MAX_QUANTITY, message=f"A whole number from 1 to {MAX_QUANTITY}."
+)
+QUANTITY_RULES = [InputRequired(message="Enter a quantity."), QUANTITY_RANGE]
 
 
 class AddToCartForm(FlaskForm):
     servlet_id = IntegerField(validators=[InputRequired()])
     catalog_id = IntegerField(validators=[Optional()])
-    quantity = IntegerField("Quantity", default=1, validators=QUANTITY_RULES)
+    quantity = IntegerField(
+        "Quantity",
+        default=1,
+        validators=[Optional(), QUANTITY_RANGE],
+    )
     submit = SubmitField("Add to cart")
 
 

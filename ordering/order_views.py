@@ -17,7 +17,7 @@ from core.errors import ServiceError
 from core.extensions import db
 from core.navigation import nav_item
 from core.permissions import CUSTOMER_ROLES, OrgKind, Role, current_actor, get_or_404, requires
-from ordering import bp, queries, services
+from ordering import bp, payment_views, queries, services
 from ordering.forms import ApproveForm, CancelForm, RejectForm
 from ordering.models import ORDER_VIEWERS, Order, OrderForm, OrderState
 
@@ -111,6 +111,7 @@ def order_page(order_id: int) -> ResponseReturnValue:
         approve_form=ApproveForm(),
         reject_form=RejectForm(),
         cancel_form=CancelForm(),
+        **payment_views.order_page_context(order, actor),
     )
 
 

@@ -17,11 +17,12 @@ from ordering import (  # noqa: F401  (they register routes and the seeder)
     checkout,
     entitlement_views,
     order_views,
+    payment_views,
     seed,
 )
 from ordering.forms import AddToCartForm, CheckoutForm, QuantityForm, choice
 from ordering.intake import questions_of
-from ordering.models import PaymentRoute
+from ordering.models import OrderState, PaymentRoute
 
 ORDERING_ROLES = carts.ORDERING_ROLES
 
@@ -100,6 +101,10 @@ def _answers_from_request(priced: carts.PricedCart) -> dict[int, dict[int, str]]
 @requires(*ORDERING_ROLES)
 def checkout_page() -> ResponseReturnValue:
     actor = current_actor()
+    if request.method == "POST":
+        placed = checkout.placed_with(actor, request.form.get("checkout_token", "")[:64])
+        if placed is not None:  # a double click, a retry or a second tab
+            return redirect(url_for("ordering.order_page", order_id=placed.id))
     priced = carts.priced_cart(actor)
     if priced.cart is None or not priced.lines:
         return render_template("ordering/checkout_empty.html")
@@ -131,6 +136,8 @@ def checkout_page() -> ResponseReturnValue:
         except ServiceError as error:
             form.form_errors.append(error.message)
         else:
+            if order.state == OrderState.AWAITING_PAYMENT:
+                return payment_views.to_card_payment(order)
             return redirect(url_for("ordering.order_page", order_id=order.id))
         # A refused checkout rolled back: read the cart again for the page.
         priced = carts.priced_cart(actor)

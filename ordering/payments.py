@@ -1,0 +1,424 @@
+"""Card payment of orders through Stripe Checkout: start a payment, follow Stripe's word on it,
+refund it.
+
+Webhook events are triggers only. ``sync_checkout_session`` and ``sync_charge`` re-read the
+session or charge from Stripe, then lock the order row and move the payment as far as
+Stripe's answer allows (``payment_models.TRANSITIONS``): however often and in whatever order
+events arrive, the result is the one Stripe's current state implies. A paid payment confirms
+its order (``services.confirm_order``, once); one that arrives for an order that was
+cancelled meanwhile, or that duplicates an earlier payment, is refunded.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
+
+from flask import current_app, url_for
+from sqlalchemy import select
+
+from accounts.models import User
+from catalog.models import ServletVersion
+from core import audit, stripe_gateway, stripe_webhooks
+from core.db import utcnow
+from core.errors import Conflict, InvalidTransition, NotAllowed, ServiceError
+from core.extensions import db
+from core.mail import send_mail
+from core.permissions import Actor, Role, require
+from core.money import Money
+from core.stripe_gateway import PaymentProviderRefused, PaymentProviderUnavailable
+from core.tenancy import all_tenants, tenant_scope
+from ordering import notifications, services, signals
+from ordering.models import Order, OrderState, PaymentRoute
+from ordering.payment_models import TRANSITIONS, CardPayment, CardPaymentState
+
+State = CardPaymentState
+CARD_PAYERS = (Role.BUYER, Role.APPROVER)
+REFUNDERS = (Role.ADMIN, Role.FINANCE)
+MAX_REASON = 1000
+# An open session this close to its expiry is not handed out again: a new one is opened.
+REUSE_MARGIN = timedelta(minutes=10)
+
+
+def checkout_idempotency_key(order_id: int, attempt: int) -> str:
+    return f"order-{order_id}-checkout-{attempt}"
+
+
+def refund_idempotency_key(payment: CardPayment) -> str:
+    return f"card-payment-{payment.id}-refund"
+
+
+def payments_of(order: Order) -> list[CardPayment]:
+    return list(
+        db.session.scalars(
+            select(CardPayment)
+            .where(CardPayment.order_id == order.id)
+            .order_by(CardPayment.attempt)
+        )
+    )
+
+
+def _id(value: Any) -> str | None:
+    """A Stripe reference as an id, whether Stripe sent the id or the expanded object."""
+    if value is None or isinstance(value, str):
+        return value
+    return value.get("id")
+
+
+# --- starting a payment ------------------------------------------------------------------
+
+
+def start_card_payment(actor: Actor, order: Order) -> str:
+    """The Stripe Checkout address where the customer pays ``order``.
+
+    An open session is handed out again (two tabs, a back button); otherwise a new attempt
+    opens one. Nothing is confirmed here: only Stripe's word, through the webhook, does that.
+    """
+    require(actor, *CARD_PAYERS)
+    if order.customer_id != actor.organization_id:
+        raise NotAllowed("You do not have permission to do that.")
+    if not stripe_gateway.configured():
+        raise ServiceError("Card payment is not available; contact the vendor.")
+    order = services.lock(order)
+    if order.payment_route != PaymentRoute.CARD or order.state != OrderState.AWAITING_PAYMENT:
+        raise InvalidTransition(f"Order {order.reference} does not wait for a card payment.")
+    attempts = payments_of(order)
+    latest = attempts[-1] if attempts else None
+    if latest is not None and latest.state in (State.PAID, State.PROCESSING):
+        raise Conflict(
+            f"Your payment of order {order.reference} is being processed; the order is "
+            "confirmed as soon as it clears."
+        )
+    if latest is not None and latest.state == State.OPEN:
+        if latest.expires_at is not None and latest.expires_at > utcnow() + REUSE_MARGIN:
+            db.session.commit()
+            return latest.checkout_url
+        _expire_quietly(latest)
+    attempt = latest.attempt + 1 if latest else 1
+    session = stripe_gateway.create_checkout_session(
+        _session_params(order, attempt), checkout_idempotency_key(order.id, attempt)
+    )
+    payment = CardPayment(
+        vendor_id=order.vendor_id,
+        order_id=order.id,
+        attempt=attempt,
+        state=State.OPEN,
+        amount_minor=order.total_minor,
+        currency=order.currency,
+        checkout_session_id=session.id,
+        checkout_url=session.url or "",
+        expires_at=datetime.fromtimestamp(session.expires_at, UTC) if session.expires_at else None,
+    )
+    db.session.add(payment)
+    db.session.flush()
+    audit.record(
+        "card_payment.started",
+        payment,
+        changes={"order_id": order.id, "attempt": attempt, "session": session.id},
+    )
+    db.session.commit()
+    return payment.checkout_url
+
+
+def _session_params(order: Order, attempt: int) -> dict[str, Any]:
+    """The Checkout Session of one attempt: the same every time for the same attempt, as
+    Stripe requires of a request repeated under one idempotency key."""
+    titles = db.session.scalars(
+        select(ServletVersion.title).where(
+            ServletVersion.id.in_([line.servlet_version_id for line in order.lines])
+        )
+    )
+    metadata = {"order_id": str(order.id), "vendor_id": str(order.vendor_id), "attempt": str(attempt)}
+    return {
+        "mode": "payment",
+        "client_reference_id": str(order.id),
+        "metadata": metadata,
+        "payment_intent_data": {"metadata": metadata, "description": f"Order {order.reference}"},
+        "customer_email": db.session.get(User, order.placed_by_id).email,
+        "line_items": [
+            {
+                "quantity": 1,
+                "price_data": {
+                    "currency": order.currency.lower(),
+                    "unit_amount": order.total_minor,
+                    "product_data": {
+                        "name": f"Order {order.reference}",
+                        "description": ", ".join(sorted(titles))[:500] or order.reference,
+                    },
+                },
+            }
+        ],
+        "success_url": url_for("ordering.card_payment_returned", order_id=order.id, _external=True),
+        "cancel_url": url_for("ordering.card_payment_abandoned", order_id=order.id, _external=True),
+    }
+
+
+def _expire_quietly(payment: CardPayment) -> None:
+    """Close an open session so it cannot be paid; one already closed is fine as it is."""
+    try:
+        stripe_gateway.expire_checkout_session(
+            payment.checkout_session_id, f"card-payment-{payment.id}-expire"
+        )
+    except (PaymentProviderRefused, PaymentProviderUnavailable):
+        pass  # if it is paid after all, the webhook refunds it (see ``_settle``)
+
+
+# --- following Stripe ----------------------------------------------------------------------
+
+
+class _Found(NamedTuple):
+    payment_id: int
+    vendor_id: int
+    order_id: int
+
+
+def _find(*criteria: Any) -> _Found | None:
+    """Our payment for a Stripe object, across tenants: a webhook has no signed-in vendor."""
+    with all_tenants():
+        row = db.session.execute(
+            select(CardPayment.id, CardPayment.vendor_id, CardPayment.order_id).where(*criteria)
+        ).first()
+    return _Found(*row) if row is not None else None
+
+
+def _ignored(why: str, vendor_id: int | None = None, **details: Any) -> str:
+    """Log and audit an event that will change nothing, and say so."""
+    current_app.logger.warning("Stripe event ignored: %s %s", why, details)
+    audit.record(
+        "stripe.event_ignored",
+        object_type="stripe_event",
+        vendor_id=vendor_id,
+        changes={"why": why, **details},
+    )
+    db.session.commit()
+    return f"ignored: {why}"
+
+
+def sync_checkout_session(session_id: str) -> str:
+    """Re-read one Checkout Session from Stripe and bring its payment and order in line."""
+    found = _find(CardPayment.checkout_session_id == session_id)
+    if found is None:
+        return _ignored("no payment of ours for this session", session=session_id)
+    try:
+        session = stripe_gateway.retrieve_checkout_session(session_id)
+    except PaymentProviderRefused:
+        return _ignored("Stripe does not know this session", found.vendor_id, session=session_id)
+    metadata = session.get("metadata") or {}
+    if (metadata.get("order_id"), metadata.get("vendor_id")) != (
+        str(found.order_id),
+        str(found.vendor_id),
+    ):
+        return _ignored(
+            "session belongs to another order", found.vendor_id, session=session_id,
+            metadata=dict(metadata),
+        )
+    target = _state_of(session)
+    with tenant_scope(found.vendor_id):
+        return _apply(found, session, target)
+
+
+def _state_of(session: Any) -> CardPaymentState | None:
+    """Where Stripe says this session's payment stands; ``None`` while it is still open."""
+    if session.get("payment_status") in ("paid", "no_payment_required"):
+        return State.PAID
+    if session.get("status") == "expired":
+        return State.EXPIRED
+    if session.get("status") != "complete":
+        return None
+    intent_id = _id(session.get("payment_intent"))
+    if intent_id is None:
+        return State.PROCESSING
+    intent = stripe_gateway.retrieve_payment_intent(intent_id)
+    if intent.get("status") in ("requires_payment_method", "canceled"):
+        return State.FAILED
+    return State.PROCESSING
+
+
+def _apply(found: _Found, session: Any, target: CardPaymentState | None) -> str:
+    order = services.lock(db.session.get(Order, found.order_id))
+    payment = db.session.scalar(
+        select(CardPayment)
+        .where(CardPayment.id == found.payment_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    before = payment.state
+    if target == State.PAID and (
+        session.get("amount_total") != payment.amount_minor
+        or str(session.get("currency", "")).upper() != payment.currency
+    ):
+        return _ignored(
+            "paid amount differs from the order's", payment.vendor_id, payment_id=payment.id,
+            paid=[session.get("amount_total"), session.get("currency")],
+        )
+    if target is not None and target in TRANSITIONS[before]:
+        payment.state = target
+        if target == State.PAID:
+            payment.paid_at = utcnow()
+            payment.payment_intent_id = _id(session.get("payment_intent"))
+        audit.record(
+            f"card_payment.{target.value}",
+            payment,
+            changes={"state": [before.value, target.value], "session": session.id},
+        )
+    outcome = f"payment {payment.id}: {before.value} → {payment.state.value}"
+    if payment.state == State.PAID:
+        outcome += "; " + _settle(order, payment)
+    db.session.commit()
+    return outcome
+
+
+def _settle(order: Order, payment: CardPayment) -> str:
+    """What a paid payment means for its (locked) order."""
+    if order.state == OrderState.AWAITING_PAYMENT:
+        services.confirm_order(order, via="card")
+        return "order confirmed"
+    if order.state == OrderState.CANCELLED:
+        if payment.refundable:
+            _request_refund(payment, None, "Paid after the order was cancelled.")
+            return "refunded: the order was cancelled"
+        return "order cancelled"
+    keeper = min(
+        (p for p in payments_of(order) if p.state == State.PAID),
+        key=lambda p: (p.paid_at, p.id),
+    )
+    if keeper.id != payment.id and payment.refundable:
+        _request_refund(payment, None, "A second payment of an order already paid.", "duplicate")
+        return "refunded: the order was already paid"
+    return f"order {order.state.value}"
+
+
+def sync_charge(charge_id: str) -> str:
+    """Re-read a charge and record how much of it Stripe refunded."""
+    try:
+        charge = stripe_gateway.retrieve_charge(charge_id)
+    except PaymentProviderRefused:
+        return _ignored("Stripe does not know this charge", charge=charge_id)
+    intent_id = _id(charge.get("payment_intent"))
+    if intent_id is None:
+        return _ignored("charge without a payment intent", charge=charge_id)
+    found = _find(CardPayment.payment_intent_id == intent_id)
+    if found is None:  # the refund overtook the payment's own event: follow the session first
+        for session in stripe_gateway.checkout_sessions_of_payment_intent(intent_id):
+            sync_checkout_session(session.id)
+        found = _find(CardPayment.payment_intent_id == intent_id)
+    if found is None:
+        return _ignored("no payment of ours for this charge", charge=charge_id)
+    with tenant_scope(found.vendor_id):
+        return _record_refund(found.payment_id, charge)
+
+
+def _record_refund(payment_id: int, charge: Any) -> str:
+    payment = db.session.scalar(
+        select(CardPayment).where(CardPayment.id == payment_id).with_for_update()
+    )
+    if str(charge.get("currency", "")).upper() != payment.currency:
+        return _ignored("charge currency differs", payment.vendor_id, payment_id=payment.id)
+    refunded = min(max(int(charge.get("amount_refunded") or 0), 0), payment.amount_minor)
+    if refunded <= payment.refunded_minor:
+        db.session.commit()
+        return f"payment {payment.id}: refund already recorded"
+    before = payment.refunded_minor
+    payment.refunded_minor = refunded
+    if refunded == payment.amount_minor:
+        payment.refunded_at = utcnow()
+    audit.record(
+        "card_payment.refunded",
+        payment,
+        changes={"refunded_minor": [before, refunded], "charge": charge.id},
+    )
+    _tell_refunded(payment, refunded - before)
+    db.session.commit()
+    return f"payment {payment.id}: {payment.refunded} refunded"
+
+
+def _tell_refunded(payment: CardPayment, amount_minor: int) -> None:
+    order = db.session.get(Order, payment.order_id)
+    placer = db.session.get(User, order.placed_by_id)
+    link = notifications.order_link(order)
+    amount = Money(amount_minor, payment.currency)
+    body = f"We refunded {amount} of your card payment for order {order.reference}."
+    send_mail(
+        placer.email,
+        f"Refund for order {order.reference}",
+        f"{body}\n\n{link}" if link else body,
+        vendor_id=order.vendor_id,
+    )
+
+
+@stripe_webhooks.handles(
+    "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
+    "checkout.session.async_payment_failed",
+    "checkout.session.expired",
+)
+def _on_checkout_session(event: Any) -> str:
+    return sync_checkout_session(event["data"]["object"]["id"])
+
+
+@stripe_webhooks.handles("charge.refunded")
+def _on_charge_refunded(event: Any) -> str:
+    return sync_charge(event["data"]["object"]["id"])
+
+
+# --- refunds -------------------------------------------------------------------------------
+
+
+def _request_refund(
+    payment: CardPayment,
+    user_id: int | None,
+    reason: str,
+    stripe_reason: str = "requested_by_customer",
+) -> None:
+    """Ask Stripe to refund ``payment`` in full, once (the idempotency key is the payment's).
+    The money moving is recorded when Stripe reports it (``charge.refunded``). No commit."""
+    if payment.payment_intent_id is None:
+        raise ServiceError("This payment has no Stripe payment to refund.")
+    refund = stripe_gateway.create_refund(
+        {
+            "payment_intent": payment.payment_intent_id,
+            "reason": stripe_reason,
+            "metadata": {"order_id": str(payment.order_id), "card_payment_id": str(payment.id)},
+        },
+        refund_idempotency_key(payment),
+    )
+    payment.refund_id = refund.id
+    payment.refund_reason = reason
+    payment.refund_requested_at = utcnow()
+    payment.refund_requested_by_id = user_id
+    audit.record(
+        "card_payment.refund_requested",
+        payment,
+        changes={"refund": refund.id, "amount": str(payment.amount), "reason": reason},
+    )
+
+
+def refund_card_payment(actor: Actor, order: Order, reason: str) -> CardPayment:
+    """The vendor's admin or finance refunds an order's card payment in full. The order keeps
+    its state (to stop delivery too, cancel the order: that refunds as well)."""
+    require(actor, *REFUNDERS)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ServiceError("Reason: say why the payment is refunded.")
+    if len(reason) > MAX_REASON:
+        raise ServiceError(f"Reason: at most {MAX_REASON:,} characters.")
+    order = services.lock(order)
+    payment = next((p for p in payments_of(order) if p.refundable), None)
+    if payment is None:
+        raise InvalidTransition(f"Order {order.reference} has no card payment left to refund.")
+    _request_refund(payment, actor.user_id, reason)
+    db.session.commit()
+    return payment
+
+
+@signals.order_cancelled.connect
+def _refund_cancelled_order(order: Order, reason: str = "", **_: Any) -> None:
+    """A cancelled card order gets its money back and its open session closed, inside the
+    cancelling transaction: if Stripe cannot be reached the cancellation does not happen."""
+    if order.payment_route != PaymentRoute.CARD:
+        return
+    for payment in payments_of(order):
+        if payment.state == State.OPEN:
+            _expire_quietly(payment)
+        elif payment.refundable:
+            _request_refund(payment, order.cancelled_by_id, reason or "Order cancelled.")

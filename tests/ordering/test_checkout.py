@@ -1,0 +1,364 @@
+"""Cart and checkout through the pages: intake answers, terms, PO number, catalog prices,
+and the bad input the issue lists (tampered price, quantity or servlet id; wrong or missing
+answers; a servlet retired or withdrawn while it sat in the cart)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from catalog import catalogs, services
+from catalog.models import Catalog, Servlet, ServletVersion, VersionState
+from core.audit import AuditEvent
+from core.extensions import db
+from core.mail import OutboxEmail
+from core.money import Money
+from core.permissions import Role
+from delivery.models import Engagement, EngagementState
+from ordering.models import Cart, CartLine, Order, OrderLine, OrderState, PaymentRoute
+from tests.catalog import factories as catalog_factories
+from tests.conftest import sign_in
+from tests.ordering import factories
+from tests.ordering.factories import ALL_QUESTIONS, GOOD_ANSWERS
+
+
+@pytest.fixture
+def offered(tenant_a, unscoped):
+    """A servlet with a question of every type, in a catalog at a $4,200 override price."""
+    with unscoped():
+        servlet_id = catalog_factories.servlet(
+            tenant_a, title="CRM Health Check", intake_questions=ALL_QUESTIONS
+        )
+        catalog_id = catalog_factories.catalog(
+            tenant_a, [servlet_id], prices={servlet_id: Money(420_000, "USD")}
+        )
+    return servlet_id, catalog_id
+
+
+def checkout_form(client) -> tuple[str, dict[str, str]]:
+    """The checkout page's hidden fields and the intake field names, as a browser sees them."""
+    html = client.get("/checkout").data.decode()
+    token = re.search(r'name="checkout_token" type="hidden" value="([^"]+)"', html).group(1)
+    terms = re.search(r'name="terms_version" type="hidden" value="([^"]*)"', html).group(1)
+    return html, {"checkout_token": token, "terms_version": terms}
+
+
+def intake(line_id: int, answers: dict[int, str]) -> dict[str, str]:
+    return {f"intake-{line_id}-{index}": value for index, value in answers.items()}
+
+
+def only_line_id(unscoped) -> int:
+    with unscoped():
+        return db.session.scalar(select(CartLine.id))
+
+
+def count(unscoped, model) -> int:
+    with unscoped():
+        return db.session.scalar(select(func.count()).select_from(model))
+
+
+def test_a_buyer_orders_on_account_with_a_po_number_and_intake_answers(
+    client, tenant_a, offered, unscoped
+):
+    servlet_id, catalog_id = offered
+    buyer = tenant_a.people[Role.BUYER]
+    sign_in(client, buyer)
+    page = client.get(f"/catalog/servlets/{servlet_id}").data.decode()
+    assert 'data-testid="order-button"' in page
+    added = client.post(
+        "/cart/add", data={"servlet_id": servlet_id, "catalog_id": catalog_id, "quantity": 2}
+    )
+    assert added.status_code == 302
+    assert "$8,400.00" in client.get("/cart").data.decode()
+    html, hidden = checkout_form(client)
+    line_id = only_line_id(unscoped)
+    for question in ALL_QUESTIONS:
+        assert question["label"] in html
+    response = client.post(
+        "/checkout",
+        data={
+            **hidden,
+            **intake(line_id, GOOD_ANSWERS),
+            "po_number": "PO-2026-0042",
+            "payment_route": "invoice",
+            "accept_terms": "y",
+        },
+        environ_base={"REMOTE_ADDR": "203.0.113.9"},
+    )
+    assert response.status_code == 302
+    order_page = client.get(response.headers["Location"]).data.decode()
+    assert "Confirmed" in order_page
+    assert "PO-2026-0042" in order_page
+    assert "Faster onboarding" in order_page
+    with unscoped():
+        order = db.session.scalar(select(Order))
+        line = db.session.scalar(select(OrderLine))
+        assert order.state == OrderState.CONFIRMED
+        assert order.total == Money(840_000, "USD")
+        assert order.terms_accepted_by_id == buyer.user_id
+        assert order.terms_accepted_ip == "203.0.113.9"
+        assert order.terms_version == "1"
+        assert line.unit_price == Money(420_000, "USD")
+        assert line.quantity == 2
+        assert line.servlet_version_id == db.session.scalar(
+            select(ServletVersion.id).where(
+                ServletVersion.servlet_id == servlet_id,
+                ServletVersion.state == VersionState.PUBLISHED,
+            )
+        )
+        answers = {a["label"]: a["answer"] for a in line.intake_answers}
+        assert answers == {
+            "Goals": "Faster onboarding",
+            "Users": "250",
+            "Preferred start": "2030-01-15",
+            "Region": "EU",
+            "SSO in place": "Yes",
+            "Anything else": "",
+        }
+        assert db.session.scalar(select(func.count()).select_from(CartLine)) == 0
+        engagements = db.session.scalars(select(Engagement)).all()
+        assert [e.state for e in engagements] == [EngagementState.REQUESTED] * 2
+        assert db.session.scalar(
+            select(OutboxEmail).where(OutboxEmail.recipient == buyer.email)
+        ).subject.endswith("confirmed")
+        actions = db.session.scalars(select(AuditEvent.action)).all()
+        assert {"cart.added", "order.placed", "order.confirmed"} <= set(actions)
+
+
+def test_submitted_prices_are_ignored_and_the_catalog_price_at_order_time_wins(
+    client, tenant_a, offered, unscoped
+):
+    servlet_id, catalog_id = offered
+    sign_in(client, tenant_a.people[Role.BUYER])
+    client.post(
+        "/cart/add",
+        data={"servlet_id": servlet_id, "catalog_id": catalog_id, "price": "1", "price_minor": 1},
+    )
+    with unscoped():  # the vendor raises the price while the servlet sits in the cart
+        catalog = db.session.get(Catalog, catalog_id)
+        item = catalog_factories.item_id(catalog_id, servlet_id)
+        catalogs.set_price_override(
+            catalog_factories.actor(tenant_a), catalog, item, Money(450_000, "USD")
+        )
+    _, hidden = checkout_form(client)
+    client.post(
+        "/checkout",
+        data={
+            **hidden,
+            **intake(only_line_id(unscoped), GOOD_ANSWERS),
+            "payment_route": "invoice",
+            "accept_terms": "y",
+            "unit_price_minor": "1",
+            "total_minor": "1",
+            "total": "0.01",
+            "quantity": "20",
+        },
+    )
+    with unscoped():
+        order = db.session.scalar(select(Order))
+        assert order.total == Money(450_000, "USD")
+        assert db.session.scalar(select(OrderLine.quantity)) == 1
+
+
+@pytest.mark.parametrize("quantity", ["0", "-5", "21", "1000000000000000000000", "1.5", "x"])
+def test_a_tampered_quantity_is_refused_with_a_message(client, tenant_a, offered, quantity,
+                                                       unscoped):
+    servlet_id, _ = offered
+    sign_in(client, tenant_a.people[Role.BUYER])
+    response = client.post("/cart/add", data={"servlet_id": servlet_id, "quantity": quantity})
+    assert response.status_code == 302
+    assert count(unscoped, CartLine) == 0
+    client.post("/cart/add", data={"servlet_id": servlet_id, "quantity": 1})
+    line_id = only_line_id(unscoped)
+    client.post(f"/cart/lines/{line_id}", data={"quantity": quantity})
+    page = client.get("/cart").data.decode()
+    assert "from 1 to 20" in page
+    with unscoped():
+        assert db.session.get(CartLine, line_id).quantity == 1
+
+
+def test_a_servlet_id_the_customer_is_not_offered_is_not_added(
+    client, tenant_a, tenant_b, unscoped
+):
+    with unscoped():
+        foreign = factories.offered_servlet(tenant_b)
+        unlisted = catalog_factories.servlet(tenant_a)
+    sign_in(client, tenant_a.people[Role.BUYER])
+    for servlet_id in (foreign, unlisted, 999_999, -1):
+        response = client.post("/cart/add", data={"servlet_id": servlet_id})
+        assert response.status_code == 302
+    assert "not offered in your catalogs" in client.get("/catalog").data.decode()
+    assert count(unscoped, CartLine) == 0
+
+
+@pytest.mark.parametrize(
+    ("index", "value", "message"),
+    [
+        (0, "", "This answer is required."),
+        (1, "lots", "Enter a number"),
+        (1, "1e309", "Enter a number"),
+        (1, "NaN", "Enter a number"),
+        (2, "15/01/2030", "YYYY-MM-DD"),
+        (3, "APAC", "Choose one of the options"),
+        (4, "maybe", "Answer yes or no"),
+        (0, "ü" * 2001, "At most 2,000 characters"),
+    ],
+)
+def test_a_wrong_or_missing_intake_answer_is_shown_inline_and_nothing_is_ordered(
+    client, tenant_a, offered, unscoped, index, value, message
+):
+    servlet_id, _ = offered
+    sign_in(client, tenant_a.people[Role.BUYER])
+    client.post("/cart/add", data={"servlet_id": servlet_id})
+    _, hidden = checkout_form(client)
+    line_id = only_line_id(unscoped)
+    answers = {**GOOD_ANSWERS, index: value}
+    response = client.post(
+        "/checkout",
+        data={
+            **hidden,
+            **intake(line_id, answers),
+            "po_number": "PO-1",
+            "payment_route": "invoice",
+            "accept_terms": "y",
+        },
+    )
+    html = response.data.decode()
+    assert response.status_code == 200
+    assert message in html
+    assert "is-invalid" in html
+    assert 'value="PO-1"' in html  # nothing the customer typed is lost
+    assert count(unscoped, Order) == 0
+    assert count(unscoped, CartLine) == 1
+
+
+def test_terms_must_be_accepted_and_current(client, tenant_a, offered, unscoped):
+    servlet_id, _ = offered
+    sign_in(client, tenant_a.people[Role.BUYER])
+    client.post("/cart/add", data={"servlet_id": servlet_id})
+    _, hidden = checkout_form(client)
+    data = {**hidden, **intake(only_line_id(unscoped), GOOD_ANSWERS), "payment_route": "invoice"}
+    refused = client.post("/checkout", data=data)
+    assert "Accept the terms of service" in refused.data.decode()
+    stale = client.post("/checkout", data={**data, "accept_terms": "y", "terms_version": "0"})
+    assert "terms of service changed" in stale.data.decode()
+    assert count(unscoped, Order) == 0
+
+
+@pytest.mark.parametrize("withdrawal", ["retired", "removed from the catalog", "unassigned"])
+def test_a_servlet_withdrawn_while_in_the_cart_is_refused_and_the_cart_is_kept(
+    client, tenant_a, offered, unscoped, withdrawal
+):
+    servlet_id, catalog_id = offered
+    sign_in(client, tenant_a.people[Role.BUYER])
+    client.post("/cart/add", data={"servlet_id": servlet_id})
+    _, hidden = checkout_form(client)
+    with unscoped():
+        admin = catalog_factories.actor(tenant_a)
+        catalog = db.session.get(Catalog, catalog_id)
+        if withdrawal == "retired":
+            services.retire_servlet(admin, db.session.get(Servlet, servlet_id))
+        elif withdrawal == "unassigned":
+            catalogs.assign_customers(admin, catalog, set())
+        else:
+            catalogs.remove_item(admin, catalog, catalog_factories.item_id(catalog_id, servlet_id))
+    response = client.post(
+        "/checkout",
+        data={
+            **hidden,
+            **intake(only_line_id(unscoped), GOOD_ANSWERS),
+            "payment_route": "invoice",
+            "accept_terms": "y",
+        },
+    )
+    html = response.data.decode()
+    assert "“CRM Health Check” is no longer offered to you" in html
+    assert count(unscoped, Order) == 0
+    assert count(unscoped, CartLine) == 1
+    cart = client.get("/cart").data.decode()
+    assert "no longer offered" in cart
+    assert 'data-testid="checkout"' not in cart
+
+
+def test_submitting_the_same_checkout_twice_or_from_two_tabs_places_one_order(
+    client, app, tenant_a, offered, unscoped
+):
+    servlet_id, _ = offered
+    buyer = tenant_a.people[Role.BUYER]
+    sign_in(client, buyer)
+    client.post("/cart/add", data={"servlet_id": servlet_id})
+    _, first_tab = checkout_form(client)
+    _, second_tab = checkout_form(client)
+    assert first_tab == second_tab
+    data = {**intake(only_line_id(unscoped), GOOD_ANSWERS), "payment_route": "invoice",
+            "accept_terms": "y"}
+    answers = [client.post("/checkout", data={**first_tab, **data}) for _ in range(3)]
+    other_client = sign_in(app.test_client(), buyer)
+    answers.append(other_client.post("/checkout", data={**second_tab, **data}))
+    locations = {response.headers["Location"] for response in answers}
+    assert len(locations) == 1
+    assert count(unscoped, Order) == 1
+    with unscoped():
+        assert db.session.scalar(select(Cart.checkout_token)) != first_tab["checkout_token"]
+
+
+def test_an_empty_cart_and_an_empty_checkout_say_what_to_do(client, tenant_a):
+    sign_in(client, tenant_a.people[Role.APPROVER])
+    assert b'data-testid="empty-state"' in client.get("/cart").data
+    assert b"Your cart is empty" in client.get("/checkout").data
+
+
+def test_card_is_offered_only_with_stripe_keys(client, tenant_a, offered, unscoped):
+    servlet_id, _ = offered
+    sign_in(client, tenant_a.people[Role.BUYER])
+    client.post("/cart/add", data={"servlet_id": servlet_id})
+    html, hidden = checkout_form(client)
+    assert 'value="card"' not in html
+    assert 'value="invoice"' in html
+    response = client.post(
+        "/checkout",
+        data={
+            **hidden,
+            **intake(only_line_id(unscoped), GOOD_ANSWERS),
+            "payment_route": "card",
+            "accept_terms": "y",
+        },
+    )
+    assert "Not a valid choice" in response.data.decode()
+    assert count(unscoped, Order) == 0
+
+
+@pytest.mark.parametrize("app_config", [{"STRIPE_SECRET_KEY": "sk_test_x"}])
+def test_a_card_order_waits_for_payment_and_confirm_order_confirms_it_once(
+    client, tenant_a, offered, unscoped, app_config
+):
+    from ordering import services as order_services
+
+    servlet_id, _ = offered
+    sign_in(client, tenant_a.people[Role.BUYER])
+    client.post("/cart/add", data={"servlet_id": servlet_id})
+    html, hidden = checkout_form(client)
+    assert 'value="card"' in html
+    client.post(
+        "/checkout",
+        data={
+            **hidden,
+            **intake(only_line_id(unscoped), GOOD_ANSWERS),
+            "payment_route": "card",
+            "accept_terms": "y",
+        },
+    )
+    with unscoped():
+        order = db.session.scalar(select(Order))
+        assert order.state == OrderState.AWAITING_PAYMENT
+        assert order.payment_route == PaymentRoute.CARD
+        assert db.session.scalar(select(func.count()).select_from(Engagement)) == 0
+        results = [order_services.confirm_order(order, via="stripe") for _ in range(5)]
+        assert results == [True, False, False, False, False]
+        assert db.session.scalar(select(func.count()).select_from(Engagement)) == 1
+        confirmations = db.session.scalar(
+            select(func.count()).where(AuditEvent.action == "order.confirmed")
+        )
+        assert confirmations == 1

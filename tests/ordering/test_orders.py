@@ -1,0 +1,202 @@
+"""Order lists (customer history; vendor filters and CSV), the order form PDF, cancellation
+rules and the state table."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import timedelta
+
+import pytest
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from core.audit import AuditEvent
+from core.db import utcnow
+from core.errors import InvalidTransition, NotAllowed
+from core.extensions import db
+from core.permissions import OrgKind, Role
+from delivery.models import Engagement, EngagementState
+from ordering import services
+from ordering.models import Order, OrderState
+from tests.conftest import sign_in
+from tests.factories import organization, person
+from tests.ordering import factories
+
+
+def listed(response) -> str:
+    """The order table of a list page (the filters also name servlets and customers)."""
+    html = response.data.decode()
+    start = html.find('data-testid="orders"')
+    return html[start : html.find("</table>", start)] if start != -1 else ""
+
+
+def state_of(unscoped, order_id: int) -> OrderState:
+    with unscoped():
+        return db.session.get(Order, order_id).state
+
+
+def test_the_customer_sees_its_own_history_only(client, tenant_a, unscoped):
+    with unscoped():
+        mine = factories.order(tenant_a, title="Mine Health Check")
+        other = organization("Second Customer", OrgKind.CUSTOMER, tenant_a.vendor_id)
+        other_buyer = person(other, Role.BUYER)
+    sign_in(client, tenant_a.people[Role.VIEWER])
+    history = client.get("/orders").data.decode()
+    assert "Mine Health Check" in history
+    assert f"/orders/{mine}" in history
+    sign_in(client, other_buyer)
+    assert b'data-testid="empty-state"' in client.get("/orders").data
+    assert client.get(f"/orders/{mine}").status_code == 404
+    assert client.get(f"/orders/{mine}/form.pdf").status_code == 404
+
+
+def test_the_vendor_filters_orders_and_exports_them_as_csv(client, tenant_a, unscoped):
+    with unscoped():
+        first = factories.order(tenant_a, title="Alpha Onboarding")
+        second = factories.order(tenant_a, title="=HYPERLINK(evil)", quantity=3)
+        services.cancel_order(factories.actor(tenant_a), db.session.get(Order, first))
+    sign_in(client, tenant_a.people[Role.CSM])
+    everything = listed(client.get("/orders"))
+    assert "Alpha Onboarding" in everything
+    assert "HYPERLINK" in everything
+    cancelled = listed(client.get("/orders?state=cancelled"))
+    assert "Alpha Onboarding" in cancelled
+    assert "HYPERLINK" not in cancelled
+    today = utcnow().date()
+    assert "Alpha" in client.get(f"/orders?from={today}&to={today}").data.decode()
+    later = (today + timedelta(days=2)).isoformat()
+    assert b'data-testid="empty-state"' in client.get(f"/orders?from={later}").data
+    assert b"Alpha" in client.get(f"/orders?customer={tenant_a.customer_id}&from=nonsense").data
+    export = client.get("/orders/export.csv?state=confirmed")
+    assert export.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(export.data.decode())))
+    assert [row["order"] for row in rows] == [f"O-{second:06d}"]
+    assert rows[0]["servlet"] == "'=HYPERLINK(evil)"
+    assert rows[0]["quantity"] == "3"
+    assert rows[0]["line_total"] == "15000.00"
+
+
+def test_the_vendor_filters_by_servlet(client, tenant_a, unscoped):
+    with unscoped():
+        factories.order(tenant_a, title="Alpha Onboarding")
+        factories.order(tenant_a, title="Beta Training")
+    sign_in(client, tenant_a.people[Role.ADMIN])
+    page = client.get("/orders").data.decode()
+    servlet_id = re.search(r'<option value="(\d+)">Beta Training</option>', page).group(1)
+    filtered = listed(client.get(f"/orders?servlet={servlet_id}"))
+    assert "Beta Training" in filtered
+    assert "Alpha Onboarding" not in filtered
+
+
+def test_the_order_form_pdf_reads_as_a_mini_sow(client, tenant_a, unscoped):
+    with unscoped():
+        servlet_id = factories.offered_servlet(
+            tenant_a, title="CRM Health Check", intake_questions=factories.ALL_QUESTIONS
+        )
+        line_id = factories.cart_line(tenant_a, servlet_id)
+        order_id = factories.place(
+            tenant_a, answers={line_id: factories.GOOD_ANSWERS}, po_number="PO-9931"
+        )
+    for role in (Role.BUYER, Role.VIEWER, Role.ADMIN, Role.FINANCE):
+        sign_in(client, tenant_a.people[role])
+        response = client.get(f"/orders/{order_id}/form.pdf")
+        assert response.status_code == 200
+        assert response.mimetype == "application/pdf"
+    text = " ".join(
+        page.extract_text() for page in PdfReader(io.BytesIO(response.data)).pages
+    )
+    text = " ".join(text.split())
+    for expected in (
+        f"Order form O-{order_id:06d}",
+        "Acme Software",
+        "Acme Software Customer",
+        "PO-9931",
+        "CRM Health Check",
+        "A scored review of your configuration",
+        "One production tenant",  # in scope
+        "Custom code",  # out of scope
+        "Findings report",  # deliverable
+        "Admin account",  # prerequisite
+        "Start within 5 business days",
+        "$5,000.00",
+        "Prepaid",
+        "version 1",
+        "Faster onboarding",
+        tenant_a.people[Role.BUYER].email,
+    ):
+        assert expected in text, expected
+
+
+def test_a_buyer_cancels_before_delivery_starts_and_engagements_end(client, tenant_a, unscoped):
+    with unscoped():
+        order_id = factories.order(tenant_a, quantity=2)
+    sign_in(client, tenant_a.people[Role.BUYER])
+    assert 'data-testid="cancel-form"' in client.get(f"/orders/{order_id}").data.decode()
+    client.post(f"/orders/{order_id}/cancel", data={"reason": ""})
+    assert state_of(unscoped, order_id) == OrderState.CANCELLED
+    with unscoped():
+        states = db.session.scalars(select(Engagement.state)).all()
+        assert states == [EngagementState.CANCELLED] * 2
+        actions = db.session.scalars(select(AuditEvent.action)).all()
+        assert actions.count("engagement.cancelled") == 2
+        assert "order.cancelled" in actions
+
+
+def test_after_delivery_starts_only_the_vendor_cancels_with_a_reason(client, tenant_a, unscoped):
+    with unscoped():
+        order_id = factories.order(tenant_a)
+        engagement = db.session.scalar(select(Engagement))
+        engagement.state = EngagementState.IN_PROGRESS
+        db.session.commit()
+    sign_in(client, tenant_a.people[Role.BUYER])
+    client.post(f"/orders/{order_id}/cancel", data={"reason": "changed our mind"})
+    assert "only the vendor can cancel" in client.get(f"/orders/{order_id}").data.decode()
+    assert state_of(unscoped, order_id) == OrderState.CONFIRMED
+    sign_in(client, tenant_a.people[Role.FINANCE])
+    client.post(f"/orders/{order_id}/cancel", data={"reason": ""})
+    assert "Reason: tell the customer why" in client.get(f"/orders/{order_id}").data.decode()
+    assert state_of(unscoped, order_id) == OrderState.CONFIRMED
+    client.post(f"/orders/{order_id}/cancel", data={"reason": "Consultant unavailable"})
+    assert state_of(unscoped, order_id) == OrderState.CANCELLED
+    sign_in(client, tenant_a.people[Role.BUYER])
+    assert "Consultant unavailable" in client.get(f"/orders/{order_id}").data.decode()
+
+
+def test_who_may_cancel(app, tenant_a, unscoped):
+    with unscoped():
+        order = db.session.get(Order, factories.order(tenant_a))
+        for role in (Role.VIEWER, Role.CSM, Role.DELIVERY_MANAGER, Role.PARTNER_MANAGER):
+            with pytest.raises(NotAllowed):
+                services.cancel_order(factories.actor(tenant_a, role), order, "x")
+        assert order.state == OrderState.CONFIRMED
+
+
+def test_the_state_table_refuses_what_it_does_not_list(app, tenant_a, unscoped):
+    with unscoped():
+        order = db.session.get(Order, factories.order(tenant_a))
+        with pytest.raises(InvalidTransition):
+            services.transition(order, OrderState.AWAITING_APPROVAL, None)
+        assert services.complete_order(order) is True
+        assert services.complete_order(order) is False
+        with pytest.raises(InvalidTransition):
+            services.cancel_order(factories.actor(tenant_a, Role.ADMIN), order, "late")
+        assert db.session.get(Order, order.id).state == OrderState.COMPLETED
+
+
+def test_the_order_list_runs_a_fixed_number_of_queries(client, tenant_a, unscoped, count_queries):
+    sign_in(client, tenant_a.people[Role.ADMIN])
+
+    def statements() -> int:
+        with count_queries() as counted:
+            assert client.get("/orders").status_code == 200
+        return len(counted)
+
+    with unscoped():
+        factories.order(tenant_a)
+    few = statements()
+    with unscoped():
+        for _ in range(4):
+            factories.order(tenant_a, quantity=2)
+    assert statements() == few
