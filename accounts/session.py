@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import flash, session
 from flask_login import current_user, logout_user
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from accounts import bp
 from accounts.models import Membership, User
@@ -30,10 +30,15 @@ def load_user(session_id: str) -> User | None:
     if not user_id.isdigit():
         return None
     with all_tenants():
-        user = db.session.scalar(
-            select(User)
-            .where(User.id == int(user_id))
-            .options(selectinload(User.memberships).selectinload(Membership.organization))
+        # One statement per request: the user, their memberships and organisations joined.
+        user = (
+            db.session.scalars(
+                select(User)
+                .where(User.id == int(user_id))
+                .options(joinedload(User.memberships).joinedload(Membership.organization))
+            )
+            .unique()
+            .one_or_none()
         )
     if user is None or not user.active or user.security_stamp != stamp:
         return None
