@@ -330,7 +330,9 @@ def test_card_is_offered_only_with_stripe_keys(client, tenant_a, offered, unscop
     assert count(unscoped, Order) == 0
 
 
-@pytest.mark.parametrize("app_config", [{"STRIPE_SECRET_KEY": "sk_test_x"}])
+@pytest.mark.parametrize(
+    "app_config", [{"STRIPE_SECRET_KEY": "sk_test_x", "STRIPE_WEBHOOK_SECRET": "whsec_x"}]
+)
 def test_a_card_order_waits_for_payment_and_confirm_order_confirms_it_once(
     client, tenant_a, offered, unscoped, app_config
 ):
