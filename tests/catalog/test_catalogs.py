@@ -128,3 +128,21 @@ def test_unpublishing_hides_the_catalog_from_its_customers(client, tenant_a, uns
     sign_in(client, tenant_a.people[Role.BUYER])
     assert b"has not shared a catalog" in client.get("/catalog").data
     assert client.get(f"/catalog/servlets/{servlet_id}").status_code == 404
+
+
+def test_renaming_and_removing_items_are_audited(client, tenant_a, unscoped):
+    with unscoped():
+        servlet_id, catalog_id = factories.shop(tenant_a)
+        item = factories.item_id(catalog_id, servlet_id)
+    sign_in(client, tenant_a.people[Role.ADMIN])
+    renamed = client.post(
+        f"/admin/catalogs/{catalog_id}", data={"name": "SMB", "description": "Small firms"}
+    )
+    assert renamed.status_code == 302
+    client.post(f"/admin/catalogs/{catalog_id}/items/{item}/remove")
+    with unscoped():
+        catalog = db.session.get(Catalog, catalog_id)
+        assert (catalog.name, catalog.description) == ("SMB", "Small firms")
+        assert items_of(catalog_id) == []
+        actions = set(db.session.scalars(select(AuditEvent.action)))
+    assert {"catalog.updated", "catalog.item_removed"} <= actions

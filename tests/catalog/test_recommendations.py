@@ -193,3 +193,22 @@ def test_another_customers_buyer_cannot_act_on_a_recommendation(app, tenant_a, u
         )
         with pytest.raises(NotFound):
             recommendations.decline(actor, db.session.get(Recommendation, recommendation_id), "x")
+
+
+def test_the_expiry_command_expires_overdue_recommendations_of_every_vendor(
+    app, tenant_a, tenant_b, unscoped
+):
+    with unscoped():
+        ids = [
+            factories.recommendation(tenant, factories.shop(tenant)[0])
+            for tenant in (tenant_a, tenant_b)
+        ]
+        for recommendation_id in ids:
+            db.session.get(Recommendation, recommendation_id).expires_at = utcnow()
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["catalog", "expire-recommendations"])
+    assert "Expired 2 recommendations." in result.output
+    again = app.test_cli_runner().invoke(args=["catalog", "expire-recommendations"])
+    assert "Expired 0 recommendations." in again.output
+    with unscoped():
+        assert {state_of(i) for i in ids} == {State.EXPIRED}
