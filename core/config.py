@@ -38,6 +38,21 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("PREFERRED_URL_SCHEME", "http", "Scheme of links in emails (https in production)."),
     Setting("SERVER_NAME", "(unset)", "Host name for links built outside a request."),
+    Setting(
+        "STRIPE_SECRET_KEY",
+        "(unset: card payment hidden)",
+        "Stripe secret key (sk_...) of the deployment's account; card payment needs both keys.",
+    ),
+    Setting(
+        "STRIPE_WEBHOOK_SECRET",
+        "(unset: card payment hidden)",
+        "Signing secret (whsec_...) of the endpoint /webhooks/stripe.",
+    ),
+    Setting(
+        "STRIPE_API_BASE",
+        "https://api.stripe.com",
+        "Stripe API address; tests and development point it at a local fake.",
+    ),
 )
 
 
@@ -73,6 +88,9 @@ def from_environment(instance_path: Path, debug: bool) -> dict[str, object]:
         "TOKEN_MAX_AGE_HOURS": int(env.get("TOKEN_MAX_AGE_HOURS", "24")),
         "SESSION_COOKIE_SECURE": _flag(env.get("SESSION_COOKIE_SECURE", str(not debug))),
         "PREFERRED_URL_SCHEME": env.get("PREFERRED_URL_SCHEME", "http"),
+        "STRIPE_SECRET_KEY": env.get("STRIPE_SECRET_KEY", ""),
+        "STRIPE_WEBHOOK_SECRET": env.get("STRIPE_WEBHOOK_SECRET", ""),
+        "STRIPE_API_BASE": env.get("STRIPE_API_BASE", "https://api.stripe.com"),
     }
     if env.get("SERVER_NAME"):
         config["SERVER_NAME"] = env["SERVER_NAME"]

@@ -7,7 +7,12 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from core import bp, navigation, templating  # noqa: F401  (they register hooks on bp)
+from core import (  # noqa: F401  (they register hooks and routes on bp)
+    bp,
+    navigation,
+    stripe_webhooks,
+    templating,
+)
 from core.demo import demo_cli
 from core.errors import register_error_handlers
 from core.extensions import db, limiter

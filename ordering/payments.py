@@ -11,6 +11,7 @@ cancelled meanwhile, or that duplicates an earlier payment, is refunded.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -24,8 +25,8 @@ from core.db import utcnow
 from core.errors import Conflict, InvalidTransition, NotAllowed, ServiceError
 from core.extensions import db
 from core.mail import send_mail
-from core.permissions import Actor, Role, require
 from core.money import Money
+from core.permissions import Actor, Role, require
 from core.stripe_gateway import PaymentProviderRefused, PaymentProviderUnavailable
 from core.tenancy import all_tenants, tenant_scope
 from ordering import notifications, services, signals
@@ -56,6 +57,10 @@ def payments_of(order: Order) -> list[CardPayment]:
             .order_by(CardPayment.attempt)
         )
     )
+
+
+def _timestamp(value: int | None) -> datetime | None:
+    return datetime.fromtimestamp(value, UTC) if value else None
 
 
 def _id(value: Any) -> str | None:
@@ -105,16 +110,16 @@ def start_card_payment(actor: Actor, order: Order) -> str:
         state=State.OPEN,
         amount_minor=order.total_minor,
         currency=order.currency,
-        checkout_session_id=session.id,
-        checkout_url=session.url or "",
-        expires_at=datetime.fromtimestamp(session.expires_at, UTC) if session.expires_at else None,
+        checkout_session_id=session["id"],
+        checkout_url=session.get("url") or "",
+        expires_at=_timestamp(session.get("expires_at")),
     )
     db.session.add(payment)
     db.session.flush()
     audit.record(
         "card_payment.started",
         payment,
-        changes={"order_id": order.id, "attempt": attempt, "session": session.id},
+        changes={"order_id": order.id, "attempt": attempt, "session": session["id"]},
     )
     db.session.commit()
     return payment.checkout_url
@@ -128,7 +133,11 @@ def _session_params(order: Order, attempt: int) -> dict[str, Any]:
             ServletVersion.id.in_([line.servlet_version_id for line in order.lines])
         )
     )
-    metadata = {"order_id": str(order.id), "vendor_id": str(order.vendor_id), "attempt": str(attempt)}
+    metadata = {
+        "order_id": str(order.id),
+        "vendor_id": str(order.vendor_id),
+        "attempt": str(attempt),
+    }
     return {
         "mode": "payment",
         "client_reference_id": str(order.id),
@@ -155,12 +164,11 @@ def _session_params(order: Order, attempt: int) -> dict[str, Any]:
 
 def _expire_quietly(payment: CardPayment) -> None:
     """Close an open session so it cannot be paid; one already closed is fine as it is."""
-    try:
+    # If it is paid after all, the webhook refunds the payment (see ``_settle``).
+    with suppress(PaymentProviderRefused, PaymentProviderUnavailable):
         stripe_gateway.expire_checkout_session(
             payment.checkout_session_id, f"card-payment-{payment.id}-expire"
         )
-    except (PaymentProviderRefused, PaymentProviderUnavailable):
-        pass  # if it is paid after all, the webhook refunds it (see ``_settle``)
 
 
 # --- following Stripe ----------------------------------------------------------------------
@@ -209,7 +217,9 @@ def sync_checkout_session(session_id: str) -> str:
         str(found.vendor_id),
     ):
         return _ignored(
-            "session belongs to another order", found.vendor_id, session=session_id,
+            "session belongs to another order",
+            found.vendor_id,
+            session=session_id,
             metadata=dict(metadata),
         )
     target = _state_of(session)
@@ -217,7 +227,7 @@ def sync_checkout_session(session_id: str) -> str:
         return _apply(found, session, target)
 
 
-def _state_of(session: Any) -> CardPaymentState | None:
+def _state_of(session: dict[str, Any]) -> CardPaymentState | None:
     """Where Stripe says this session's payment stands; ``None`` while it is still open."""
     if session.get("payment_status") in ("paid", "no_payment_required"):
         return State.PAID
@@ -234,7 +244,7 @@ def _state_of(session: Any) -> CardPaymentState | None:
     return State.PROCESSING
 
 
-def _apply(found: _Found, session: Any, target: CardPaymentState | None) -> str:
+def _apply(found: _Found, session: dict[str, Any], target: CardPaymentState | None) -> str:
     order = services.lock(db.session.get(Order, found.order_id))
     payment = db.session.scalar(
         select(CardPayment)
@@ -248,7 +258,9 @@ def _apply(found: _Found, session: Any, target: CardPaymentState | None) -> str:
         or str(session.get("currency", "")).upper() != payment.currency
     ):
         return _ignored(
-            "paid amount differs from the order's", payment.vendor_id, payment_id=payment.id,
+            "paid amount differs from the order's",
+            payment.vendor_id,
+            payment_id=payment.id,
             paid=[session.get("amount_total"), session.get("currency")],
         )
     if target is not None and target in TRANSITIONS[before]:
@@ -259,7 +271,7 @@ def _apply(found: _Found, session: Any, target: CardPaymentState | None) -> str:
         audit.record(
             f"card_payment.{target.value}",
             payment,
-            changes={"state": [before.value, target.value], "session": session.id},
+            changes={"state": [before.value, target.value], "session": session["id"]},
         )
     outcome = f"payment {payment.id}: {before.value} → {payment.state.value}"
     if payment.state == State.PAID:
@@ -300,7 +312,7 @@ def sync_charge(charge_id: str) -> str:
     found = _find(CardPayment.payment_intent_id == intent_id)
     if found is None:  # the refund overtook the payment's own event: follow the session first
         for session in stripe_gateway.checkout_sessions_of_payment_intent(intent_id):
-            sync_checkout_session(session.id)
+            sync_checkout_session(session["id"])
         found = _find(CardPayment.payment_intent_id == intent_id)
     if found is None:
         return _ignored("no payment of ours for this charge", charge=charge_id)
@@ -308,7 +320,7 @@ def sync_charge(charge_id: str) -> str:
         return _record_refund(found.payment_id, charge)
 
 
-def _record_refund(payment_id: int, charge: Any) -> str:
+def _record_refund(payment_id: int, charge: dict[str, Any]) -> str:
     payment = db.session.scalar(
         select(CardPayment).where(CardPayment.id == payment_id).with_for_update()
     )
@@ -325,7 +337,7 @@ def _record_refund(payment_id: int, charge: Any) -> str:
     audit.record(
         "card_payment.refunded",
         payment,
-        changes={"refunded_minor": [before, refunded], "charge": charge.id},
+        changes={"refunded_minor": [before, refunded], "charge": charge["id"]},
     )
     _tell_refunded(payment, refunded - before)
     db.session.commit()
@@ -352,12 +364,12 @@ def _tell_refunded(payment: CardPayment, amount_minor: int) -> None:
     "checkout.session.async_payment_failed",
     "checkout.session.expired",
 )
-def _on_checkout_session(event: Any) -> str:
+def _on_checkout_session(event: dict[str, Any]) -> str:
     return sync_checkout_session(event["data"]["object"]["id"])
 
 
 @stripe_webhooks.handles("charge.refunded")
-def _on_charge_refunded(event: Any) -> str:
+def _on_charge_refunded(event: dict[str, Any]) -> str:
     return sync_charge(event["data"]["object"]["id"])
 
 
@@ -382,14 +394,14 @@ def _request_refund(
         },
         refund_idempotency_key(payment),
     )
-    payment.refund_id = refund.id
+    payment.refund_id = refund["id"]
     payment.refund_reason = reason
     payment.refund_requested_at = utcnow()
     payment.refund_requested_by_id = user_id
     audit.record(
         "card_payment.refund_requested",
         payment,
-        changes={"refund": refund.id, "amount": str(payment.amount), "reason": reason},
+        changes={"refund": refund["id"], "amount": str(payment.amount), "reason": reason},
     )
 
 

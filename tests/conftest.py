@@ -25,6 +25,8 @@ from core.extensions import db
 from core.tenancy import all_tenants
 from tests import factories, postgres
 
+pytest_plugins = ["tests.stripe_fake"]  # the ``stripe_fake`` fixture
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(

@@ -1,0 +1,163 @@
+"""Refunds of card payments: from the order page through the Refunds API, reflected by the
+charge.refunded webhook; cancelling a paid card order refunds it."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from core.extensions import db
+from core.mail import OutboxEmail
+from core.permissions import Role
+from delivery.models import Engagement, EngagementState
+from ordering.payment_models import CardPayment
+from tests.conftest import sign_in
+from tests.ordering import card_orders
+from tests.ordering.card_orders import deliver, snapshot
+
+
+@pytest.fixture
+def app_config(stripe_fake):
+    return stripe_fake.app_config
+
+
+@pytest.fixture
+def paid(client, stripe_fake, tenant_a, unscoped):
+    """A card order paid and confirmed through the webhook."""
+    with unscoped():
+        card_order = card_orders.awaiting_payment(tenant_a)
+    stripe_fake.pay(card_order.session_id)
+    deliver(client, stripe_fake, "checkout.session.completed", card_order.session_id)
+    return card_order
+
+
+def payment_of(unscoped, order_id: int) -> CardPayment:
+    with unscoped():
+        payment = db.session.scalar(select(CardPayment).where(CardPayment.order_id == order_id))
+        db.session.expunge(payment)
+        return payment
+
+
+@pytest.mark.parametrize("role", [Role.ADMIN, Role.FINANCE])
+def test_the_vendor_refunds_a_card_payment_and_the_webhook_records_it(
+    client, stripe_fake, tenant_a, unscoped, paid, role
+):
+    sign_in(client, tenant_a.people[role])
+    page = client.get(f"/orders/{paid.order_id}").data.decode()
+    assert 'data-testid="refund-form"' in page
+    response = client.post(
+        f"/orders/{paid.order_id}/refund", data={"reason": "Goodwill"}, follow_redirects=True
+    )
+    assert "Refund of" in response.data.decode()
+    (refund_request,) = [p for p in stripe_fake.posts() if p.path == "/v1/refunds"]
+    payment = payment_of(unscoped, paid.order_id)
+    assert refund_request.headers["idempotency-key"] == f"card-payment-{payment.id}-refund"
+    assert refund_request.params["payment_intent"] == payment.payment_intent_id
+    assert payment.refund_id is not None
+    assert payment.refunded_minor == 0
+    charge = stripe_fake.charge_of(paid.session_id)
+    for _ in range(2):
+        assert deliver(client, stripe_fake, "charge.refunded", charge).status_code == 200
+    payment = payment_of(unscoped, paid.order_id)
+    assert payment.refunded_minor == payment.amount_minor
+    with unscoped():
+        assert snapshot(paid.order_id).order_state == "confirmed"  # refund is money only
+        emails = db.session.scalars(
+            select(OutboxEmail).where(OutboxEmail.subject == f"Refund for order {paid.reference}")
+        ).all()
+    assert len(emails) == 1
+    assert emails[0].recipient == tenant_a.people[Role.BUYER].email
+    assert 'data-testid="refund-form"' not in client.get(f"/orders/{paid.order_id}").data.decode()
+
+
+def test_a_second_refund_is_refused_and_stripe_is_asked_once(
+    client, stripe_fake, tenant_a, unscoped, paid
+):
+    sign_in(client, tenant_a.people[Role.FINANCE])
+    client.post(f"/orders/{paid.order_id}/refund", data={"reason": "Goodwill"})
+    response = client.post(
+        f"/orders/{paid.order_id}/refund", data={"reason": "Again"}, follow_redirects=True
+    )
+    assert "no card payment left to refund" in response.data.decode()
+    assert len(stripe_fake.refunds) == 1
+
+
+@pytest.mark.parametrize("reason", ["", "x" * 1001])
+def test_a_refund_needs_a_reason(client, stripe_fake, tenant_a, unscoped, paid, reason):
+    sign_in(client, tenant_a.people[Role.ADMIN])
+    client.post(f"/orders/{paid.order_id}/refund", data={"reason": reason})
+    assert stripe_fake.refunds == {}
+
+
+@pytest.mark.parametrize("role", [Role.CSM, Role.DELIVERY_MANAGER, Role.BUYER, Role.APPROVER])
+def test_only_admin_and_finance_refund(client, stripe_fake, tenant_a, unscoped, paid, role):
+    sign_in(client, tenant_a.people[role])
+    assert 'data-testid="refund-form"' not in client.get(f"/orders/{paid.order_id}").data.decode()
+    response = client.post(f"/orders/{paid.order_id}/refund", data={"reason": "Mine"})
+    assert response.status_code == 404
+    assert stripe_fake.refunds == {}
+
+
+def test_cancelling_a_paid_card_order_refunds_it(client, stripe_fake, tenant_a, unscoped, paid):
+    sign_in(client, tenant_a.people[Role.ADMIN])
+    client.post(f"/orders/{paid.order_id}/cancel", data={"reason": "Customer changed plans"})
+    with unscoped():
+        after = snapshot(paid.order_id)
+        engagements = db.session.scalars(select(Engagement.state)).all()
+    assert after.order_state == "cancelled"
+    assert after.payments == ((1, "paid", 0, True),)
+    assert set(engagements) == {EngagementState.CANCELLED}
+    assert len(stripe_fake.refunds) == 1
+    deliver(client, stripe_fake, "charge.refunded", stripe_fake.charge_of(paid.session_id))
+    payment = payment_of(unscoped, paid.order_id)
+    assert payment.refunded_minor == payment.amount_minor
+
+
+def test_when_stripe_is_unreachable_a_paid_order_is_not_cancelled(
+    client, stripe_fake, tenant_a, unscoped, paid
+):
+    stripe_fake.down = True
+    sign_in(client, tenant_a.people[Role.BUYER])
+    response = client.post(f"/orders/{paid.order_id}/cancel", data={}, follow_redirects=True)
+    assert "unavailable right now" in response.data.decode()
+    with unscoped():
+        assert snapshot(paid.order_id).order_state == "confirmed"
+
+
+def test_cancelling_an_unpaid_card_order_closes_its_session(
+    client, stripe_fake, tenant_a, unscoped
+):
+    with unscoped():
+        card_order = card_orders.awaiting_payment(tenant_a)
+    sign_in(client, tenant_a.people[Role.BUYER])
+    client.post(f"/orders/{card_order.order_id}/cancel", data={})
+    assert stripe_fake.sessions[card_order.session_id]["status"] == "expired"
+    assert stripe_fake.refunds == {}
+    with unscoped():
+        assert snapshot(card_order.order_id).order_state == "cancelled"
+
+
+def test_a_refund_made_in_the_stripe_dashboard_is_recorded(
+    client, stripe_fake, tenant_a, unscoped, paid
+):
+    charge = stripe_fake.charge_of(paid.session_id)
+    stripe_fake.refund_in_dashboard(charge, 1_000)
+    deliver(client, stripe_fake, "charge.refunded", charge)
+    assert payment_of(unscoped, paid.order_id).refunded_minor == 1_000
+    stripe_fake.refund_in_dashboard(charge)  # the rest
+    deliver(client, stripe_fake, "charge.refunded", charge)
+    payment = payment_of(unscoped, paid.order_id)
+    assert payment.refunded_minor == payment.amount_minor
+    assert payment.refunded_at is not None
+
+
+def test_a_refund_of_a_charge_that_is_not_ours_changes_nothing(
+    client, stripe_fake, tenant_a, unscoped, paid
+):
+    foreign = stripe_fake.add_session({"order_id": "999999"}, 5_000)
+    charge = stripe_fake.pay(foreign)
+    stripe_fake.refund_in_dashboard(charge)
+    response = deliver(client, stripe_fake, "charge.refunded", charge)
+    assert response.status_code == 200
+    assert response.json["status"].startswith("ignored")
+    assert payment_of(unscoped, paid.order_id).refunded_minor == 0
