@@ -6,6 +6,8 @@ treats the event as a trigger, re-reading from Stripe whatever decides the outco
 - 400 when the signature, its timestamp or the body is wrong (nothing is changed or recorded);
 - 200 for events handled, ignored (an unknown type, an object that is not ours) or already
   processed (Stripe delivers at least once, sometimes twice at the same moment);
+- 200 too when the work was refused for good (Stripe declined a refund, say): logged, and
+  redelivering would not change the answer;
 - 503 when the work could not be done now (Stripe unreachable while re-reading), so Stripe
   delivers the event again later.
 """
@@ -26,6 +28,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core import bp
 from core.db import IdMixin, utcnow
+from core.errors import ServiceError
 from core.extensions import csrf, db, limiter
 from core.stripe_gateway import PaymentProviderUnavailable
 
@@ -145,6 +148,10 @@ def process(event: dict[str, Any]) -> tuple[str, int]:
         db.session.rollback()
         current_app.logger.warning("Stripe event %s not processed: %s", event["id"], error.detail)
         return "retry later", 503
+    except ServiceError as error:  # refused for good (by Stripe, or by a rule): retrying won't help
+        db.session.rollback()
+        current_app.logger.warning("Stripe event %s refused: %s", event["id"], error.message)
+        outcome = f"refused: {error.message}"
     _finish(row_id, outcome)
     return outcome, 200
 

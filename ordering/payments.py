@@ -286,18 +286,33 @@ def _settle(order: Order, payment: CardPayment) -> str:
         services.confirm_order(order, via="card")
         return "order confirmed"
     if order.state == OrderState.CANCELLED:
-        if payment.refundable:
-            _request_refund(payment, None, "Paid after the order was cancelled.")
-            return "refunded: the order was cancelled"
-        return "order cancelled"
+        if not payment.refundable:
+            return "order cancelled"
+        return _refund_unwanted(
+            payment, "Paid after the order was cancelled.", "requested_by_customer"
+        )
     keeper = min(
         (p for p in payments_of(order) if p.state == State.PAID),
         key=lambda p: (p.paid_at, p.id),
     )
     if keeper.id != payment.id and payment.refundable:
-        _request_refund(payment, None, "A second payment of an order already paid.", "duplicate")
-        return "refunded: the order was already paid"
+        return _refund_unwanted(payment, "A second payment of an order already paid.", "duplicate")
     return f"order {order.state.value}"
+
+
+def _refund_unwanted(payment: CardPayment, reason: str, stripe_reason: str) -> str:
+    """Give back money the order does not need. If Stripe refuses (refunded already in its
+    dashboard, say), the payment is still recorded as paid and the refusal audited."""
+    try:
+        _request_refund(payment, None, reason, stripe_reason)
+    except PaymentProviderRefused as error:
+        audit.record(
+            "card_payment.refund_refused",
+            payment,
+            changes={"reason": reason, "stripe": error.detail},
+        )
+        return f"refund refused by Stripe: {error.detail}"
+    return f"refunded: {reason}"
 
 
 def sync_charge(charge_id: str) -> str:

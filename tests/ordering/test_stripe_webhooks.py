@@ -410,3 +410,29 @@ def test_orders_of_one_customer_never_disturb_each_other(client, stripe_fake, te
     with unscoped():
         assert snapshot(first.order_id).order_state == OrderState.AWAITING_PAYMENT.value
         assert snapshot(second.order_id).order_state == OrderState.CONFIRMED.value
+
+
+def test_a_refund_stripe_refuses_is_recorded_rather_than_retried_forever(
+    client, stripe_fake, card_order, tenant_a, unscoped
+):
+    """Paid after the order was cancelled, but already refunded in the dashboard: Stripe
+    refuses our refund, and the event is answered 200 with the refusal logged."""
+    from ordering import services
+    from tests.ordering import factories
+
+    with unscoped():
+        services.cancel_order(
+            factories.actor(tenant_a), db.session.get(Order, card_order.order_id), ""
+        )
+    stripe_fake.sessions[card_order.session_id]["status"] = "open"
+    charge = stripe_fake.pay(card_order.session_id)
+    stripe_fake.refund_in_dashboard(charge)
+    response = deliver(client, stripe_fake, "checkout.session.completed", card_order.session_id)
+    assert response.status_code == 200
+    assert "refund refused by Stripe" in response.json["status"]
+    deliver(client, stripe_fake, "charge.refunded", charge)
+    with unscoped():
+        after = snapshot(card_order.order_id)
+        total = db.session.get(Order, card_order.order_id).total_minor
+    assert after.order_state == "cancelled"
+    assert after.payments == ((1, "paid", total, False),)
