@@ -1,11 +1,12 @@
-# Servlet Desk: make run (demo on http://127.0.0.1:5000), make test (all lanes), make lint.
+# Servlet Desk: make run (demo on http://127.0.0.1:5000), make test (all lanes), make lint,
+# make bench (catalog page under load; installs wrk from Debian when missing).
 
 VENV = .venv
 PY = $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install run test lint
+.PHONY: install run test lint bench
 
 install: $(VENV)/.installed
 
@@ -27,3 +28,7 @@ test: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+bench: $(VENV)/.installed
+	command -v wrk >/dev/null || apt-get install -y --no-install-recommends wrk
+	$(PY) -m bench.catalog
