@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 import flask_migrate
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 from werkzeug.serving import make_server
 
+from accounts.seed import DEMO_PASSWORD
 from core.app import create_app
 from core.demo import Login, run_seeders
 from core.extensions import db
@@ -91,3 +92,14 @@ def page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
     page = context.new_page()
     yield page
     context.close()
+
+
+def sign_in(page: Page, email: str, password: str = DEMO_PASSWORD) -> None:
+    """Sign in through the form as ``email`` in a fresh session (the cookies of whoever was
+    signed in before are dropped, as if on another person's browser); wait for the home page."""
+    page.context.clear_cookies()
+    page.goto("/sign-in")
+    page.get_by_label("Email", exact=True).fill(email)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_test_id("current-organization")).to_be_visible()
