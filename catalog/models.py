@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,6 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, validates
 from accounts.models import Organization, User
 from core.db import (
     IdMixin,
+    LabelledEnum,
     TenantMixin,
     TimestampMixin,
     enum_column,
@@ -25,13 +25,15 @@ from core.money import Money
 from core.permissions import CUSTOMER_ROLES, VENDOR_ROLES, Actor
 
 
-class LabelledEnum(StrEnum):
+class CatalogEnum(LabelledEnum):
+    """Catalog vocabulary, with the few labels the generic rule gets wrong (``LABELS``)."""
+
     @property
     def label(self) -> str:
-        return LABELS.get(self.value, self.value.replace("_", " ").capitalize())
+        return LABELS.get(self.value, super().label)
 
 
-class ServletKind(LabelledEnum):
+class ServletKind(CatalogEnum):
     DEPLOYMENT = "deployment"
     ONBOARDING = "onboarding"
     HEALTH_CHECK = "health_check"
@@ -40,7 +42,7 @@ class ServletKind(LabelledEnum):
     EXPANSION = "expansion"
 
 
-class LifecycleStage(LabelledEnum):
+class LifecycleStage(CatalogEnum):
     """The customer life-cycle stage a servlet serves (the same stages as customer accounts)."""
 
     ONBOARDING = "onboarding"
@@ -49,20 +51,20 @@ class LifecycleStage(LabelledEnum):
     RENEWAL = "renewal"
 
 
-class DeliveryMode(LabelledEnum):
+class DeliveryMode(CatalogEnum):
     REMOTE = "remote"
     ON_SITE = "on_site"
     WEB = "web"
     CLASSROOM = "classroom"
 
 
-class BillingPolicy(LabelledEnum):
+class BillingPolicy(CatalogEnum):
     PREPAID = "prepaid"
     ON_ACCEPTANCE = "on_acceptance"
     MILESTONES = "milestones_50_50"
 
 
-class QuestionType(LabelledEnum):
+class QuestionType(CatalogEnum):
     TEXT = "text"
     NUMBER = "number"
     DATE = "date"
@@ -70,18 +72,18 @@ class QuestionType(LabelledEnum):
     YES_NO = "yes_no"
 
 
-class VersionState(LabelledEnum):
+class VersionState(CatalogEnum):
     DRAFT = "draft"
     PUBLISHED = "published"
     SUPERSEDED = "superseded"
 
 
-class CatalogState(LabelledEnum):
+class CatalogState(CatalogEnum):
     DRAFT = "draft"
     PUBLISHED = "published"
 
 
-class RecommendationState(LabelledEnum):
+class RecommendationState(CatalogEnum):
     PROPOSED = "proposed"
     VIEWED = "viewed"
     ORDERED = "ordered"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -48,6 +48,14 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class LabelledEnum(StrEnum):
+    """A string enum whose members read well in pages: ``in_progress`` → "In progress"."""
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
 
 
 def enum_column(enum: type[Enum], length: int = 24) -> sa.Enum:

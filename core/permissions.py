@@ -13,6 +13,7 @@ from flask_login import current_user
 from sqlalchemy import Select, select
 
 from core.audit import record_denied
+from core.db import LabelledEnum
 from core.errors import NotAllowed
 from core.extensions import db, login_manager
 
@@ -23,7 +24,7 @@ class OrgKind(StrEnum):
     PARTNER = "partner"
 
 
-class Role(StrEnum):
+class Role(LabelledEnum):
     """The roles of DESIGN.md. A partner's consultant is ``partner_consultant`` so that a role
     alone says which kind of organisation it belongs to."""
 
@@ -37,10 +38,6 @@ class Role(StrEnum):
     VIEWER = "viewer"
     PARTNER_MANAGER = "partner_manager"
     PARTNER_CONSULTANT = "partner_consultant"
-
-    @property
-    def label(self) -> str:
-        return self.value.replace("_", " ").capitalize()
 
     @property
     def org_kind(self) -> OrgKind:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,7 +10,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from accounts.models import Organization
 from catalog.models import ServletVersion
-from core.db import IdMixin, TenantMixin, TimestampMixin, enum_column, relationship
+from core.db import (
+    IdMixin,
+    LabelledEnum,
+    TenantMixin,
+    TimestampMixin,
+    enum_column,
+    relationship,
+)
 from core.extensions import db
 from core.permissions import CUSTOMER_ROLES, Actor, Role
 from ordering.models import OrderLine
@@ -21,7 +27,7 @@ from ordering.models import OrderLine
 ENGAGEMENT_VIEWERS = (Role.ADMIN, Role.CSM, Role.DELIVERY_MANAGER, Role.FINANCE)
 
 
-class EngagementState(StrEnum):
+class EngagementState(LabelledEnum):
     REQUESTED = "requested"
     SCHEDULED = "scheduled"
     IN_PROGRESS = "in_progress"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 from datetime import date, datetime
-from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,7 +11,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from accounts.models import Organization, User
 from catalog.models import Servlet, ServletKind, ServletVersion
-from core.db import IdMixin, TenantMixin, TimestampMixin, enum_column, relationship
+from core.db import (
+    IdMixin,
+    LabelledEnum,
+    TenantMixin,
+    TimestampMixin,
+    enum_column,
+    relationship,
+)
 from core.extensions import db
 from core.money import Money
 from core.permissions import CUSTOMER_ROLES, Actor, Role
@@ -25,12 +31,6 @@ ORDER_VIEWERS = (Role.ADMIN, Role.CSM, Role.DELIVERY_MANAGER, Role.FINANCE)
 
 def new_checkout_token() -> str:
     return secrets.token_urlsafe(24)
-
-
-class LabelledEnum(StrEnum):
-    @property
-    def label(self) -> str:
-        return self.value.replace("_", " ").capitalize()
 
 
 class OrderState(LabelledEnum):
@@ -233,9 +233,7 @@ class Entitlement(IdMixin, TenantMixin, TimestampMixin, db.Model):
     __table_args__ = (
         sa.CheckConstraint("quantity > 0", name="quantity_positive"),
         sa.CheckConstraint("used >= 0 AND used <= quantity", name="used_within_quantity"),
-        sa.CheckConstraint(
-            "(servlet_id IS NULL) <> (kind IS NULL)", name="servlet_or_kind"
-        ),
+        sa.CheckConstraint("(servlet_id IS NULL) <> (kind IS NULL)", name="servlet_or_kind"),
         sa.CheckConstraint("valid_from <= valid_until", name="window_ordered"),
     )
 
