@@ -87,8 +87,11 @@ class Load:
 
 
 def _ms(value: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", value).groups()
-    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value)
+    if match is None:
+        raise RuntimeError(f"unexpected wrk latency {value!r}")
+    number, unit = match.groups()
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
 
 
 def wrk(url: str, cookie: str | None, connections: int = 8, seconds: int = 10) -> Load:
@@ -99,7 +102,9 @@ def wrk(url: str, cookie: str | None, connections: int = 8, seconds: int = 10) -
     if cookie:
         args[1:1] = ["-H", f"Cookie: {cookie}"]
     output = subprocess.run(args, check=True, capture_output=True, text=True).stdout
+    if "Requests/sec" not in output or "99%" not in output:
+        raise RuntimeError(f"wrk output not understood:\n{output}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
-    p99 = _ms(re.search(r"99%\s+(\S+)", output).group(1))
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)$", output, re.MULTILINE).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     return Load(rps, p99, int(errors.group(1)) if errors else 0)

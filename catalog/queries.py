@@ -110,6 +110,20 @@ def _published_join() -> Any:
     )
 
 
+# What a card shows: loading only these skips the long text and JSON columns of each version.
+CARD_COLUMNS = (
+    ServletVersion.title,
+    ServletVersion.kind,
+    ServletVersion.stage,
+    ServletVersion.outcome,
+    ServletVersion.duration_days,
+    ServletVersion.delivery_mode,
+    ServletVersion.price_minor,
+    ServletVersion.currency,
+    ServletVersion.published_at,
+)
+
+
 def catalog_cards(catalog: Catalog, filters: BrowseFilters) -> Select[tuple[CatalogItem]]:
     """The catalog's visible items with their servlet and published version, filtered and
     sorted; paginate the result."""
@@ -119,7 +133,11 @@ def catalog_cards(catalog: Catalog, filters: BrowseFilters) -> Select[tuple[Cata
         .join(CatalogItem.servlet)
         .join(ServletVersion, _published_join())
         .where(CatalogItem.catalog_id == catalog.id, Servlet.retired_at.is_(None))
-        .options(contains_eager(CatalogItem.servlet).contains_eager(Servlet.published))
+        .options(
+            contains_eager(CatalogItem.servlet)
+            .contains_eager(Servlet.published)
+            .load_only(*CARD_COLUMNS, raiseload=True)
+        )
     )
     if filters.kinds:
         stmt = stmt.where(ServletVersion.kind.in_(filters.kinds))
