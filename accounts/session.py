@@ -72,5 +72,6 @@ def scope_request_to_tenant() -> None:
         )
         set_request_scope(None)
         return
-    session[MEMBERSHIP_KEY] = membership.id
+    if session.get(MEMBERSHIP_KEY) != membership.id:
+        session[MEMBERSHIP_KEY] = membership.id
     set_request_scope(membership.vendor_id)
