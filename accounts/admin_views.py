@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import io
+from collections.abc import Iterable
 from datetime import UTC, datetime, time
 
 from flask import Response, flash, redirect, render_template, request, url_for
@@ -23,6 +22,8 @@ from accounts.forms import (
 )
 from accounts.models import Membership, Organization, User
 from accounts.queries import audit_events, organizations_of_vendor
+from core.audit import AuditEvent
+from core.csv_export import csv_download
 from core.errors import ServiceError
 from core.extensions import db
 from core.money import Money
@@ -245,24 +246,20 @@ def audit_log() -> ResponseReturnValue:
     return render_template("accounts/admin/audit.html", page=page, filters=request.args)
 
 
-def _audit_csv(events: object) -> Response:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["time_utc", "actor", "action", "object_type", "object_id", "ip", "changes"])
-    for event in events:  # type: ignore[attr-defined]
-        writer.writerow(
+def _audit_csv(events: Iterable[AuditEvent]) -> Response:
+    return csv_download(
+        "audit-log.csv",
+        ["time_utc", "actor", "action", "object_type", "object_id", "ip", "changes"],
+        (
             [
-                event.occurred_at.isoformat(),
-                event.actor_email or "",
-                event.action,
-                event.object_type,
-                event.object_id or "",
-                event.ip or "",
-                event.changes,
+                e.occurred_at.isoformat(),
+                e.actor_email or "",
+                e.action,
+                e.object_type,
+                e.object_id or "",
+                e.ip or "",
+                e.changes,
             ]
-        )
-    return Response(
-        buffer.getvalue(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": "attachment; filename=audit-log.csv"},
+            for e in events
+        ),
     )

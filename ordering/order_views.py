@@ -13,6 +13,7 @@ from wtforms.fields.choices import SelectChoice
 
 from accounts.models import Organization
 from accounts.queries import organizations_of_vendor
+from core.csv_export import csv_download
 from core.errors import ServiceError
 from core.extensions import db
 from core.navigation import nav_item
@@ -78,18 +79,16 @@ def orders() -> ResponseReturnValue:
 @requires(*ORDER_VIEWERS)
 def export_orders() -> ResponseReturnValue:
     rows = db.session.scalars(queries.orders(current_actor(), _filters()).limit(CSV_LIMIT))
-    return Response(
-        queries.csv_rows(rows),
-        mimetype="text/csv",
-        headers={"Content-Disposition": "attachment; filename=orders.csv"},
-    )
+    return csv_download("orders.csv", queries.CSV_HEADER, queries.csv_rows(rows))
 
 
 @bp.get("/approvals")
 @requires(Role.APPROVER)
 def approvals() -> ResponseReturnValue:
     page = db.paginate(
-        queries.awaiting_approval(current_actor()), page=_page(), per_page=PER_PAGE,
+        queries.awaiting_approval(current_actor()),
+        page=_page(),
+        per_page=PER_PAGE,
         error_out=False,
     )
     return render_template("ordering/approvals.html", page=page)

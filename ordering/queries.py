@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -114,32 +112,21 @@ CSV_HEADER = [
 ]
 
 
-def _safe(text: str) -> str:
-    """Cells a spreadsheet would run as a formula are prefixed (CSV injection)."""
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def csv_rows(orders: Iterable[Order]) -> str:
+def csv_rows(orders: Iterable[Order]) -> Iterator[list[Any]]:
     """One row per order line, amounts as decimals in the line's currency."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_HEADER)
     for order in orders:
         for line in order.lines:
-            writer.writerow(
-                [
-                    order.reference,
-                    order.created_at.isoformat(timespec="seconds"),
-                    _safe(order.customer.name),
-                    order.state.value,
-                    order.payment_route.value,
-                    _safe(order.po_number),
-                    _safe(line.servlet_version.title),
-                    line.servlet_version.number,
-                    line.quantity,
-                    line.unit_price.to_decimal(),
-                    line.currency,
-                    line.amount.to_decimal(),
-                ]
-            )
-    return out.getvalue()
+            yield [
+                order.reference,
+                order.created_at.isoformat(timespec="seconds"),
+                order.customer.name,
+                order.state.value,
+                order.payment_route.value,
+                order.po_number,
+                line.servlet_version.title,
+                line.servlet_version.number,
+                line.quantity,
+                line.unit_price.to_decimal(),
+                line.currency,
+                line.amount.to_decimal(),
+            ]
