@@ -28,6 +28,7 @@ from core.errors import ServiceError
 from core.extensions import db
 from core.money import Money
 from core.navigation import nav_item
+from core.pagination import paginate
 from core.permissions import ROLES_BY_KIND, OrgKind, Role, current_actor, get_or_404, requires
 
 nav_item("People", "accounts.people", Role.ADMIN)
@@ -36,10 +37,6 @@ nav_item("Settings", "accounts.vendor_settings", Role.ADMIN)
 nav_item("Audit log", "accounts.audit_log", Role.ADMIN)
 
 PER_PAGE = 25
-
-
-def _page() -> int:
-    return request.args.get("page", 1, type=int) or 1
 
 
 @bp.route("/admin/people", methods=["GET", "POST"])
@@ -73,7 +70,7 @@ def people() -> ResponseReturnValue:
     )
     if organization_id:
         stmt = stmt.where(Membership.organization_id == organization_id)
-    page = db.paginate(stmt, page=_page(), per_page=PER_PAGE, error_out=False)
+    page = paginate(stmt, PER_PAGE)
     return render_template(
         "accounts/admin/people.html",
         form=form,
@@ -129,12 +126,7 @@ def organizations() -> ResponseReturnValue:
     stmt = select(Organization).where(Organization.vendor_id.is_not(None))
     if kind in {OrgKind.CUSTOMER.value, OrgKind.PARTNER.value}:
         stmt = stmt.where(Organization.kind == OrgKind(kind))
-    page = db.paginate(
-        stmt.order_by(Organization.kind, Organization.name),
-        page=_page(),
-        per_page=PER_PAGE,
-        error_out=False,
-    )
+    page = paginate(stmt.order_by(Organization.kind, Organization.name), PER_PAGE)
     return render_template(
         "accounts/admin/organizations.html",
         form=form,
@@ -242,7 +234,7 @@ def audit_log() -> ResponseReturnValue:
     )
     if request.args.get("format") == "csv":
         return _audit_csv(db.session.scalars(stmt.limit(50_000)))
-    page = db.paginate(stmt, page=_page(), per_page=50, error_out=False)
+    page = paginate(stmt, 50)
     return render_template("accounts/admin/audit.html", page=page, filters=request.args)
 
 

@@ -14,16 +14,12 @@ from catalog.models import Servlet, ServletVersion
 from core.errors import ServiceError
 from core.extensions import db
 from core.navigation import nav_item
+from core.pagination import paginate
 from core.permissions import Role, current_actor, get_or_404, requires
 
 nav_item("Servlets", "catalog.servlets", Role.ADMIN)
 
 PER_PAGE = 25
-MAX_PAGE = 10_000
-
-
-def page_number() -> int:
-    return min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
 
 
 def _servlet(servlet_id: int) -> Servlet:
@@ -35,12 +31,7 @@ def _servlet(servlet_id: int) -> Servlet:
 def servlets() -> ResponseReturnValue:
     status = request.args.get("status", "")
     q = request.args.get("q", "")[:200]
-    page = db.paginate(
-        queries.authored_servlets(status, q),
-        page=page_number(),
-        per_page=PER_PAGE,
-        error_out=False,
-    )
+    page = paginate(queries.authored_servlets(status, q), PER_PAGE)
     return render_template(
         "catalog/admin/servlets.html",
         page=page,

@@ -9,12 +9,12 @@ from flask.typing import ResponseReturnValue
 
 from accounts.queries import organizations_of_vendor
 from catalog import bp, queries, recommendations
-from catalog.authoring_views import PER_PAGE, page_number
+from catalog.authoring_views import PER_PAGE
 from catalog.forms import DeclineForm, RecommendForm, options
 from catalog.models import Recommendation, RecommendationState
 from core.errors import ServiceError
-from core.extensions import db
 from core.navigation import nav_item
+from core.pagination import paginate
 from core.permissions import OrgKind, Role, current_actor, get_or_404, requires
 
 nav_item("Recommendations", "catalog.recommendations", Role.ADMIN, Role.CSM)
@@ -27,12 +27,7 @@ def recommendation_list() -> ResponseReturnValue:
     mine = request.args.get("who", "mine" if actor.role == Role.CSM else "all") == "mine"
     by = actor.user_id if mine else None
     state = request.args.get("state", "")
-    page = db.paginate(
-        queries.vendor_recommendations(state, by),
-        page=page_number(),
-        per_page=PER_PAGE,
-        error_out=False,
-    )
+    page = paginate(queries.vendor_recommendations(state, by), PER_PAGE)
     return render_template(
         "catalog/recommendations/index.html",
         page=page,

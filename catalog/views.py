@@ -19,7 +19,6 @@ from catalog import (  # noqa: F401  (they register routes, nav items and the se
     recommendations,
     seed,
 )
-from catalog.authoring_views import page_number
 from catalog.content import MAX_PRICE_UNITS
 from catalog.forms import BrowseForm, DeclineForm
 from catalog.markdown import render_markdown
@@ -33,6 +32,7 @@ from catalog.models import (
 from core.extensions import db
 from core.money import Money, minor_digits
 from core.navigation import nav_item
+from core.pagination import paginate
 from core.permissions import CUSTOMER_ROLES, Role, current_actor, get_or_404, requires
 from core.tenancy import all_tenants
 
@@ -103,12 +103,8 @@ def browse() -> ResponseReturnValue:
     wanted = request.args.get("catalog", type=int)
     catalog = next((c for c in catalogs if c.id == wanted), catalogs[0])
     filters = _filters(form)
-    page = db.paginate(
-        queries.catalog_cards(catalog, filters),
-        page=page_number(),
-        per_page=CARDS_PER_PAGE,
-        error_out=False,
-    )
+    cards = queries.catalog_cards(catalog, filters)
+    page = paginate(cards.items, CARDS_PER_PAGE, count_select=cards.count)
     return render_template(
         "catalog/browse.html",
         catalogs=catalogs,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
 
 from babel.numbers import format_currency, get_currency_precision, is_currency
 
@@ -96,10 +97,17 @@ class Money:
         return self.amount != 0
 
     def format(self, locale: str = "en_US") -> str:
-        return format_currency(self.to_decimal(), self.currency, locale=locale)
+        return _formatted(self.amount, self.currency, locale)
 
     def __str__(self) -> str:
         return self.format()
+
+
+@lru_cache(maxsize=8192)
+def _formatted(amount: int, currency: str, locale: str) -> str:
+    """Babel parses its pattern on every call; prices repeat on every page, so remember them."""
+    value = Decimal(amount).scaleb(-minor_digits(currency))
+    return format_currency(value, currency, locale=locale)
 
 
 def total(amounts: list[Money], currency: str) -> Money:

@@ -17,6 +17,7 @@ from core.demo import demo_cli
 from core.errors import register_error_handlers
 from core.extensions import db, limiter
 from core.mail import OutboxEmail
+from core.pagination import paginate
 from core.scheduler import scheduler_cli
 
 bp.cli.add_command(demo_cli)
@@ -60,9 +61,5 @@ def outbox_enabled() -> bool:
 def outbox() -> ResponseReturnValue:
     if not outbox_enabled():
         abort(404)
-    page = db.paginate(
-        select(OutboxEmail).order_by(OutboxEmail.id.desc()),
-        page=request.args.get("page", 1, type=int),
-        per_page=20,
-    )
+    page = paginate(select(OutboxEmail).order_by(OutboxEmail.id.desc()), 20)
     return render_template("core/outbox.html", page=page)

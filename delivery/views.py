@@ -6,8 +6,8 @@ from __future__ import annotations
 from flask import render_template, request
 from flask.typing import ResponseReturnValue
 
-from core.extensions import db
 from core.navigation import nav_item
+from core.pagination import paginate
 from core.permissions import CUSTOMER_ROLES, current_actor, requires
 from delivery import bp, queries, services  # noqa: F401  (services connects the receivers)
 from delivery.models import ENGAGEMENT_VIEWERS, EngagementState
@@ -22,12 +22,7 @@ PER_PAGE = 25
 def engagements() -> ResponseReturnValue:
     actor = current_actor()
     state = request.args.get("state", "")
-    page = db.paginate(
-        queries.engagements(actor, state),
-        page=request.args.get("page", 1, type=int) or 1,
-        per_page=PER_PAGE,
-        error_out=False,
-    )
+    page = paginate(queries.engagements(actor, state), PER_PAGE)
     return render_template(
         "delivery/engagements.html",
         page=page,

@@ -161,9 +161,7 @@ def add_to_cart(
     else:
         line.quantity = check_quantity(line.quantity + quantity)
     db.session.flush()
-    audit.record(
-        "cart.added", line, changes={"servlet_id": servlet_id, "quantity": line.quantity}
-    )
+    audit.record("cart.added", line, changes={"servlet_id": servlet_id, "quantity": line.quantity})
     db.session.commit()
     return line
 

@@ -9,8 +9,8 @@ from catalog.models import ServletKind
 from catalog.queries import publishable_servlets
 from core.db import utcnow
 from core.errors import ServiceError
-from core.extensions import db
 from core.navigation import nav_item
+from core.pagination import paginate
 from core.permissions import CUSTOMER_ROLES, current_actor, requires
 from ordering import bp, entitlements
 from ordering.forms import GrantForm, choice
@@ -67,12 +67,7 @@ def entitlements_page() -> ResponseReturnValue:
             flash("Credits granted.", "success")
             return redirect(url_for("ordering.entitlements_page"))
     customer_id = request.args.get("customer", type=int)
-    page = db.paginate(
-        entitlements.entitlements_of(customer_id),
-        page=request.args.get("page", 1, type=int) or 1,
-        per_page=PER_PAGE,
-        error_out=False,
-    )
+    page = paginate(entitlements.entitlements_of(customer_id), PER_PAGE)
     return render_template(
         "ordering/entitlements.html", form=form, page=page, today=utcnow().date()
     )
@@ -81,10 +76,5 @@ def entitlements_page() -> ResponseReturnValue:
 @bp.get("/credits")
 @requires(*CUSTOMER_ROLES)
 def credits() -> ResponseReturnValue:
-    page = db.paginate(
-        entitlements.entitlements_of(current_actor().organization_id),
-        page=request.args.get("page", 1, type=int) or 1,
-        per_page=PER_PAGE,
-        error_out=False,
-    )
+    page = paginate(entitlements.entitlements_of(current_actor().organization_id), PER_PAGE)
     return render_template("ordering/credits.html", page=page, today=utcnow().date())

@@ -197,4 +197,3 @@ def give_back(order: Order) -> int:
 def credits_cover(customer_id: int, today: date) -> bool:
     """Whether the customer has any credit it could spend today."""
     return bool(usable(customer_id, today))
-

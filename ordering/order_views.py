@@ -17,6 +17,7 @@ from core.csv_export import csv_download
 from core.errors import ServiceError
 from core.extensions import db
 from core.navigation import nav_item
+from core.pagination import paginate
 from core.permissions import CUSTOMER_ROLES, OrgKind, Role, current_actor, get_or_404, requires
 from ordering import bp, payment_views, queries, services
 from ordering.forms import ApproveForm, CancelForm, RejectForm
@@ -27,10 +28,6 @@ nav_item("Approvals", "ordering.approvals", Role.APPROVER)
 
 PER_PAGE = 25
 CSV_LIMIT = 10_000
-
-
-def _page() -> int:
-    return request.args.get("page", 1, type=int) or 1
 
 
 def _day(name: str) -> date | None:
@@ -60,9 +57,7 @@ def orders() -> ResponseReturnValue:
     actor = current_actor()
     vendor_view = actor.role in ORDER_VIEWERS
     filters = _filters() if vendor_view else queries.OrderFilters()
-    page = db.paginate(
-        queries.orders(actor, filters), page=_page(), per_page=PER_PAGE, error_out=False
-    )
+    page = paginate(queries.orders(actor, filters), PER_PAGE)
     context = {"page": page, "filters": filters, "vendor_view": vendor_view}
     if vendor_view:
         context |= {
@@ -85,12 +80,7 @@ def export_orders() -> ResponseReturnValue:
 @bp.get("/approvals")
 @requires(Role.APPROVER)
 def approvals() -> ResponseReturnValue:
-    page = db.paginate(
-        queries.awaiting_approval(current_actor()),
-        page=_page(),
-        per_page=PER_PAGE,
-        error_out=False,
-    )
+    page = paginate(queries.awaiting_approval(current_actor()), PER_PAGE)
     return render_template("ordering/approvals.html", page=page)
 
 

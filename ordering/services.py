@@ -65,9 +65,7 @@ def transition(order: Order, to: OrderState, actor: Actor | None, **changes: obj
     elif to == State.CANCELLED:
         order.cancelled_at = now
         order.cancelled_by_id = actor.user_id if actor is not None else None
-    audit.record(
-        f"order.{to.value}", order, changes={"state": [before.value, to.value], **changes}
-    )
+    audit.record(f"order.{to.value}", order, changes={"state": [before.value, to.value], **changes})
 
 
 def lock(order: Order) -> Order:
@@ -143,9 +141,7 @@ def _awaiting_my_approval(actor: Actor, order: Order) -> Order:
     return order
 
 
-def _record_decision(
-    actor: Actor, order: Order, decision: ApprovalDecision, reason: str
-) -> None:
+def _record_decision(actor: Actor, order: Order, decision: ApprovalDecision, reason: str) -> None:
     order.approval_decision = decision
     order.approval_decided_by_id = actor.user_id
     order.approval_decided_at = utcnow()
@@ -228,4 +224,3 @@ def complete_order(order: Order) -> bool:
     transition(order, State.COMPLETED, None)
     db.session.commit()
     return True
-

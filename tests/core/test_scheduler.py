@@ -18,4 +18,6 @@ def test_outbox_delivery_is_a_scheduled_job_that_sends_waiting_mail(app, unscope
 
 def test_every_registered_job_is_configured_once(app):
     configured = scheduler.configure(app, BackgroundScheduler(timezone="UTC"))
-    assert sorted(job.id for job in configured.get_jobs()) == sorted(job.id for job in scheduler.jobs())
+    assert sorted(job.id for job in configured.get_jobs()) == sorted(
+        job.id for job in scheduler.jobs()
+    )

@@ -40,8 +40,9 @@ def offered_servlet(tenant: Tenant, **overrides: Any) -> int:
     return catalog_factories.shop(tenant, **overrides)[0]
 
 
-def cart_line(tenant: Tenant, servlet_id: int | None = None, quantity: int = 1,
-              role: Role = Role.BUYER) -> int:
+def cart_line(
+    tenant: Tenant, servlet_id: int | None = None, quantity: int = 1, role: Role = Role.BUYER
+) -> int:
     servlet_id = servlet_id or offered_servlet(tenant)
     return carts.add_to_cart(actor(tenant, role), servlet_id, quantity).id
 

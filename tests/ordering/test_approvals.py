@@ -149,12 +149,15 @@ def test_a_vendor_admin_sets_the_threshold_on_the_organisation_page(client, tena
     bad = client.post(url, data={"name": "Acme Software Customer", "approval_threshold": "lots"})
     assert "enter an amount" in bad.data.decode()
     for text in ("-5", "1e309"):
-        refused = client.post(url, data={"name": "Acme Software Customer",
-                                         "approval_threshold": text})
+        refused = client.post(
+            url, data={"name": "Acme Software Customer", "approval_threshold": text}
+        )
         assert refused.status_code == 200
     client.post(url, data={"name": "Acme Software Customer", "approval_threshold": "2,500.50"})
     with unscoped():
-        assert db.session.get(Organization, tenant_a.customer_id).approval_threshold_minor == 250_050
+        assert (
+            db.session.get(Organization, tenant_a.customer_id).approval_threshold_minor == 250_050
+        )
     assert 'value="2500.50"' in client.get(url).data.decode()
     client.post(url, data={"name": "Acme Software Customer", "approval_threshold": ""})
     with unscoped():

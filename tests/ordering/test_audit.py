@@ -35,7 +35,10 @@ def test_cart_changes_through_the_pages_are_audited(client, tenant_a, unscoped):
     client.post(f"/cart/lines/{line_id}/remove")
     assert b'data-testid="empty-state"' in client.get("/cart").data
     assert actions(unscoped)[-4:] == [
-        "cart.added", "cart.added", "cart.quantity_changed", "cart.removed"
+        "cart.added",
+        "cart.added",
+        "cart.quantity_changed",
+        "cart.removed",
     ]
 
 

@@ -163,8 +163,9 @@ def test_submitted_prices_are_ignored_and_the_catalog_price_at_order_time_wins(
 
 
 @pytest.mark.parametrize("quantity", ["0", "-5", "21", "1000000000000000000000", "1.5", "x"])
-def test_a_tampered_quantity_is_refused_with_a_message(client, tenant_a, offered, quantity,
-                                                       unscoped):
+def test_a_tampered_quantity_is_refused_with_a_message(
+    client, tenant_a, offered, quantity, unscoped
+):
     servlet_id, _ = offered
     sign_in(client, tenant_a.people[Role.BUYER])
     response = client.post("/cart/add", data={"servlet_id": servlet_id, "quantity": quantity})
@@ -292,8 +293,11 @@ def test_submitting_the_same_checkout_twice_or_from_two_tabs_places_one_order(
     _, first_tab = checkout_form(client)
     _, second_tab = checkout_form(client)
     assert first_tab == second_tab
-    data = {**intake(only_line_id(unscoped), GOOD_ANSWERS), "payment_route": "invoice",
-            "accept_terms": "y"}
+    data = {
+        **intake(only_line_id(unscoped), GOOD_ANSWERS),
+        "payment_route": "invoice",
+        "accept_terms": "y",
+    }
     answers = [client.post("/checkout", data={**first_tab, **data}) for _ in range(3)]
     other_client = sign_in(app.test_client(), buyer)
     answers.append(other_client.post("/checkout", data={**second_tab, **data}))

@@ -79,8 +79,12 @@ def test_bad_grants_are_refused_with_a_message(client, tenant_a, unscoped, chang
 def test_only_admins_and_csms_grant(app, tenant_a, unscoped):
     with unscoped():
         grant = entitlements.Grant(
-            tenant_a.customer_id, None, ServletKind.TRAINING, 1,
-            utcnow().date(), utcnow().date(),
+            tenant_a.customer_id,
+            None,
+            ServletKind.TRAINING,
+            1,
+            utcnow().date(),
+            utcnow().date(),
         )
         for role in (Role.FINANCE, Role.BUYER, Role.DELIVERY_MANAGER):
             with pytest.raises(NotAllowed):

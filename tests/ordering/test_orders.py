@@ -104,9 +104,7 @@ def test_the_order_form_pdf_reads_as_a_mini_sow(client, tenant_a, unscoped):
         response = client.get(f"/orders/{order_id}/form.pdf")
         assert response.status_code == 200
         assert response.mimetype == "application/pdf"
-    text = " ".join(
-        page.extract_text() for page in PdfReader(io.BytesIO(response.data)).pages
-    )
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(response.data)).pages)
     text = " ".join(text.split())
     for expected in (
         f"Order form O-{order_id:06d}",
