@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import url_for
+from flask import has_request_context, url_for
 from flask_login import current_user
 
 from core import bp
@@ -32,6 +32,8 @@ def nav_item(label: str, endpoint: str, *roles: Role) -> None:
 
 @bp.app_context_processor
 def navigation() -> dict[str, list[NavItem]]:
+    if not has_request_context():
+        return {"nav_items": []}
     membership = current_user.membership if current_user.is_authenticated else None
     if membership is None:
         return {"nav_items": []}
