@@ -31,19 +31,19 @@ def _nav(page: Page, label: str) -> None:
 def _author_and_publish_servlet(page: Page) -> None:
     _nav(page, "Servlets")
     page.get_by_role("link", name="New servlet").first.click()
-    page.get_by_label("Title").fill(TITLE)
+    page.get_by_label("Title", exact=True).fill(TITLE)
     page.get_by_label("Kind").select_option(label="Health check")
     page.get_by_label("Life-cycle stage").select_option(label="Renewal")
     page.get_by_label("Outcome").fill(OUTCOME)
-    page.get_by_label("Summary").fill("A fixed-price pipeline review in three business days.")
+    page.get_by_label("Summary", exact=True).fill("A fixed-price pipeline review in three business days.")
     page.get_by_label("Prerequisites (what the customer provides)").fill(
         "Read access to your CRM\nA sales operations contact"
     )
     # Deliverable and intake-question rows are table rows without labels of their own.
-    page.locator("[name='deliverables-0-title']").fill("Pipeline hygiene scorecard")
-    page.locator("[name='deliverables-1-title']").fill("Clean-up plan")
-    page.locator("[name='intake_questions-0-label']").fill("CRM instance URL")
-    page.locator("[name='intake_questions-0-required']").check()
+    page.get_by_label("Deliverable 1 title").fill("Pipeline hygiene scorecard")
+    page.get_by_label("Deliverable 2 title").fill("Clean-up plan")
+    page.get_by_label("Question 1", exact=True).fill("CRM instance URL")
+    page.get_by_label("Question 1 required").check()
     page.get_by_label("Delivery mode").select_option(label="Remote")
     page.get_by_label("Duration (business days)").fill("3")
     page.get_by_label("Effort (hours)").fill("16")
