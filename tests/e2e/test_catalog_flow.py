@@ -35,7 +35,9 @@ def _author_and_publish_servlet(page: Page) -> None:
     page.get_by_label("Kind").select_option(label="Health check")
     page.get_by_label("Life-cycle stage").select_option(label="Renewal")
     page.get_by_label("Outcome").fill(OUTCOME)
-    page.get_by_label("Summary", exact=True).fill("A fixed-price pipeline review in three business days.")
+    page.get_by_label("Summary", exact=True).fill(
+        "A fixed-price pipeline review in three business days."
+    )
     page.get_by_label("Prerequisites (what the customer provides)").fill(
         "Read access to your CRM\nA sales operations contact"
     )
