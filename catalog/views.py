@@ -21,6 +21,7 @@ from catalog import (  # noqa: F401  (they register routes, nav items and the se
 )
 from catalog.content import MAX_PRICE_UNITS
 from catalog.forms import BrowseForm, DeclineForm
+from catalog.grid_cache import grid_cache
 from catalog.markdown import render_markdown
 from catalog.models import (
     DeliveryMode,
@@ -103,23 +104,30 @@ def browse() -> ResponseReturnValue:
     wanted = request.args.get("catalog", type=int)
     catalog = next((c for c in catalogs if c.id == wanted), catalogs[0])
     filters = _filters(form)
-    cards = queries.catalog_cards(catalog, filters)
-    page = paginate(cards.items, CARDS_PER_PAGE, count_select=cards.count)
+    filtered = bool(
+        filters.q
+        or filters.kinds
+        or filters.stages
+        or filters.modes
+        or filters.max_days
+        or filters.min_price_minor is not None
+        or filters.max_price_minor is not None
+    )
+
+    def render_cards() -> Markup:
+        cards = queries.catalog_cards(catalog, filters)
+        page = paginate(cards.items, CARDS_PER_PAGE, count_select=cards.count)
+        html = render_template("catalog/_cards.html", catalog=catalog, page=page, filtered=filtered)
+        return Markup(html)  # noqa: S704  (an autoescaped template's output)
+
+    key = (catalog.id, catalog.revision, request.query_string)
     return render_template(
         "catalog/browse.html",
         catalogs=catalogs,
         catalog=catalog,
         form=form,
-        page=page,
-        filtered=bool(
-            filters.q
-            or filters.kinds
-            or filters.stages
-            or filters.modes
-            or filters.max_days
-            or filters.min_price_minor is not None
-            or filters.max_price_minor is not None
-        ),
+        filtered=filtered,
+        cards=grid_cache().get_or_render(key, render_cards),
     )
 
 

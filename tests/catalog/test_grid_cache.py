@@ -1,0 +1,86 @@
+"""The catalog page caches its card grid per catalog revision: a repeat costs less, and any
+change to what customers see shows on the very next request."""
+
+from __future__ import annotations
+
+from itertools import count
+
+from catalog import catalogs, services
+from catalog.models import Catalog, Servlet
+from core.extensions import db
+from core.money import Money
+from core.permissions import Role
+from tests.catalog import factories
+from tests.conftest import sign_in
+
+_fresh = count()
+
+
+def page(client, count_queries, url="/catalog"):
+    with count_queries() as counted:
+        response = client.get(url)
+    assert response.status_code == 200
+    return response.get_data(as_text=True), len(counted)
+
+
+def test_a_repeated_catalog_page_is_served_from_the_cache(
+    client, tenant_a, unscoped, count_queries
+):
+    with unscoped():
+        factories.shop(tenant_a, title="Cached Health Check")
+    sign_in(client, tenant_a.people[Role.BUYER])
+    first, cold = page(client, count_queries)
+    second, warm = page(client, count_queries)
+    assert "Cached Health Check" in first
+    assert second == first
+    assert warm < cold
+
+
+def test_a_new_price_shows_on_the_next_request(client, tenant_a, unscoped, count_queries):
+    with unscoped():
+        servlet_id, catalog_id = factories.shop(tenant_a)
+    sign_in(client, tenant_a.people[Role.BUYER])
+    assert "$5,000.00" in page(client, count_queries)[0]
+    with unscoped():
+        catalog = db.session.get(Catalog, catalog_id)
+        item_id = factories.item_id(catalog_id, servlet_id)
+        catalogs.set_price_override(
+            factories.actor(tenant_a), catalog, item_id, Money(420_000, "USD")
+        )
+    html = page(client, count_queries)[0]
+    assert "$4,200.00" in html
+    assert "$5,000.00" not in html
+
+
+def test_a_retired_servlet_leaves_the_grid_at_once(client, tenant_a, unscoped, count_queries):
+    with unscoped():
+        servlet_id, _ = factories.shop(tenant_a, title="Soon Retired Check")
+    sign_in(client, tenant_a.people[Role.BUYER])
+    assert "Soon Retired Check" in page(client, count_queries)[0]
+    with unscoped():
+        services.retire_servlet(factories.actor(tenant_a), db.session.get(Servlet, servlet_id))
+    assert "Soon Retired Check" not in page(client, count_queries)[0]
+
+
+def test_another_vendors_changes_leave_this_vendors_revision_alone(tenant_a, tenant_b, unscoped):
+    with unscoped():
+        _, catalog_id = factories.shop(tenant_a)
+        before = db.session.get(Catalog, catalog_id).revision
+        factories.shop(tenant_b)
+        db.session.expire_all()
+        assert db.session.get(Catalog, catalog_id).revision == before
+
+
+def test_an_uncached_catalog_page_costs_the_same_with_10_and_1000_servlets(
+    client, tenant_a, unscoped, count_queries
+):
+    with unscoped():
+        _, catalog_id = factories.shop(tenant_a)
+        factories.bulk_servlets(tenant_a, catalog_id, 9)
+    sign_in(client, tenant_a.people[Role.BUYER])
+    client.get("/catalog")
+    small = page(client, count_queries, f"/catalog?miss={next(_fresh)}")[1]
+    with unscoped():
+        factories.bulk_servlets(tenant_a, catalog_id, 990)
+    large = page(client, count_queries, f"/catalog?miss={next(_fresh)}")[1]
+    assert small == large
