@@ -105,6 +105,19 @@ class BrowseFilters:
     max_days: int | None = None
     sort: str = "catalog"
 
+    @property
+    def narrowed(self) -> bool:
+        """Whether anything hides part of the catalog (the sort alone does not)."""
+        return bool(
+            self.q
+            or self.kinds
+            or self.stages
+            or self.modes
+            or self.max_days
+            or self.min_price_minor is not None
+            or self.max_price_minor is not None
+        )
+
 
 def assigned_catalogs(actor: Actor) -> list[Catalog]:
     """The published catalogs of the customer's organisation, by name."""

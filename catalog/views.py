@@ -97,27 +97,23 @@ def _amount(field: object, currency: str) -> int | None:
 def browse() -> ResponseReturnValue:
     actor = current_actor()
     catalogs = queries.assigned_catalogs(actor)
-    form = BrowseForm(formdata=request.args)
-    form.validate()
     if not catalogs:
-        return render_template("catalog/browse.html", catalogs=[], catalog=None, form=form)
+        return render_template("catalog/browse.html", catalogs=[], catalog=None)
     wanted = request.args.get("catalog", type=int)
     catalog = next((c for c in catalogs if c.id == wanted), catalogs[0])
-    filters = _filters(form)
-    filtered = bool(
-        filters.q
-        or filters.kinds
-        or filters.stages
-        or filters.modes
-        or filters.max_days
-        or filters.min_price_minor is not None
-        or filters.max_price_minor is not None
-    )
 
-    def render_cards() -> Markup:
+    def render_grid() -> Markup:
+        form = BrowseForm(formdata=request.args)
+        form.validate()
+        filters = _filters(form)
         cards = queries.catalog_cards(catalog, filters)
-        page = paginate(cards.items, CARDS_PER_PAGE, count_select=cards.count)
-        html = render_template("catalog/_cards.html", catalog=catalog, page=page, filtered=filtered)
+        html = render_template(
+            "catalog/_grid.html",
+            catalog=catalog,
+            form=form,
+            page=paginate(cards.items, CARDS_PER_PAGE, count_select=cards.count),
+            filtered=filters.narrowed,
+        )
         return Markup(html)  # noqa: S704  (an autoescaped template's output)
 
     key = (catalog.id, catalog.revision, request.query_string)
@@ -125,9 +121,7 @@ def browse() -> ResponseReturnValue:
         "catalog/browse.html",
         catalogs=catalogs,
         catalog=catalog,
-        form=form,
-        filtered=filtered,
-        cards=grid_cache().get_or_render(key, render_cards),
+        grid=grid_cache().get_or_render(key, render_grid),
     )
 
 
