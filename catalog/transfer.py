@@ -19,6 +19,7 @@ from sqlalchemy import select
 from catalog import services
 from catalog.content import ServletContent, clean_lines, problems
 from catalog.models import (
+    CONTENT_FIELDS,
     BillingPolicy,
     DeliveryMode,
     LifecycleStage,
@@ -33,31 +34,12 @@ from core.extensions import db
 from core.money import Money
 from core.permissions import Actor, require
 
+# A file's columns are the version's content fields, with money as decimal amounts
+# ("price" for "price_minor") and the derived search text left out.
+_FILE_NAMES = {"price_minor": "price", "delivery_cost_minor": "delivery_cost"}
 COLUMNS = (
     "slug",
-    "title",
-    "kind",
-    "stage",
-    "outcome",
-    "summary",
-    "description",
-    "prerequisites",
-    "in_scope",
-    "out_of_scope",
-    "deliverables",
-    "constraints",
-    "delivery_mode",
-    "duration_days",
-    "effort_hours",
-    "required_skills",
-    "price",
-    "currency",
-    "delivery_cost",
-    "billing_policy",
-    "start_within_days",
-    "deliver_within_days",
-    "csat_target",
-    "intake_questions",
+    *(_FILE_NAMES.get(name, name) for name in CONTENT_FIELDS if name != "search_text"),
 )
 REQUIRED = {
     "title",
