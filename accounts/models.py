@@ -93,6 +93,11 @@ class Organization(IdMixin, TimestampMixin, db.Model):
     # of the customer's approvers; ``None`` means no approval is needed.
     approval_threshold_minor: Mapped[int | None] = mapped_column(sa.BigInteger)
 
+    # Vendor: bumped (by the catalog area) in the same transaction as any change to what the
+    # vendor's customers browse. Rendered catalog pages are cached under it, and it arrives
+    # with the signed-in user's memberships, so a cached page costs no query of its own.
+    catalog_revision: Mapped[int] = mapped_column(default=0, server_default="0")
+
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="organization", foreign_keys="Membership.organization_id"
     )
@@ -120,6 +125,8 @@ class Membership(IdMixin, TenantMixin, TimestampMixin, db.Model):
     organization: Mapped[Organization] = relationship(
         back_populates="memberships", foreign_keys=[organization_id]
     )
+    # The tenant itself: the same row as ``organization`` for vendor staff.
+    vendor: Mapped[Organization] = relationship(foreign_keys="Membership.vendor_id", viewonly=True)
 
     @property
     def usable(self) -> bool:

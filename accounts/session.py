@@ -24,12 +24,17 @@ login_manager.login_message = "Please sign in to continue."
 login_manager.login_message_category = "info"
 
 
-# One statement per request: the user, their memberships and organisations joined. Built once,
-# because building it costs as much as running it, and every signed-in request runs it.
+# One statement per request: the user, their memberships, organisations and vendors joined.
+# Built once, because building it costs as much as running it, and every signed-in request
+# runs it.
 _USER_WITH_MEMBERSHIPS = (
     select(User)
     .where(User.id == bindparam("user_id"))
-    .options(joinedload(User.memberships).joinedload(Membership.organization))
+    .options(
+        joinedload(User.memberships).options(
+            joinedload(Membership.organization), joinedload(Membership.vendor)
+        )
+    )
 )
 
 

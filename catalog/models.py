@@ -276,9 +276,6 @@ class Catalog(IdMixin, TenantMixin, TimestampMixin, db.Model):
     state: Mapped[CatalogState] = mapped_column(
         enum_column(CatalogState, 16), default=CatalogState.DRAFT
     )
-    # Bumped whenever anything a customer sees in the vendor's catalogs changes (see
-    # ``catalog.grid_cache``): rendered card grids are cached under it.
-    revision: Mapped[int] = mapped_column(default=0, server_default="0")
 
     items: Mapped[list[CatalogItem]] = relationship(
         back_populates="catalog",

@@ -4,9 +4,13 @@ whole catalog area."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import click
 from flask import abort, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_login import current_user
 from markupsafe import Markup
 
 from accounts.models import Organization
@@ -21,7 +25,6 @@ from catalog import (  # noqa: F401  (they register routes, nav items and the se
 )
 from catalog.content import MAX_PRICE_UNITS
 from catalog.forms import BrowseForm, DeclineForm
-from catalog.grid_cache import grid_cache
 from catalog.markdown import render_markdown
 from catalog.models import (
     DeliveryMode,
@@ -30,7 +33,7 @@ from catalog.models import (
     Servlet,
     ServletKind,
 )
-from core.extensions import db
+from catalog.page_cache import page_cache
 from core.money import Money, minor_digits
 from core.navigation import nav_item
 from core.pagination import paginate
@@ -57,7 +60,7 @@ def recommended_for_you() -> list[Recommendation]:
     return queries.recommended_for(actor)
 
 
-def _filters(form: BrowseForm) -> queries.BrowseFilters:
+def _filters(form: BrowseForm, currency: str) -> queries.BrowseFilters:
     """The filters of the query string; a box with a bad value is ignored (and flagged)."""
 
     def ok(field: object) -> bool:
@@ -72,7 +75,6 @@ def _filters(form: BrowseForm) -> queries.BrowseFilters:
         sort=form.sort.data if ok(form.sort) else "catalog",
     )
     if form.min_price.data or form.max_price.data:
-        currency = db.session.get(Organization, current_actor().vendor_id).currency
         filters.min_price_minor = _amount(form.min_price, currency)
         filters.max_price_minor = _amount(form.max_price, currency)
     return filters
@@ -92,37 +94,46 @@ def _amount(field: object, currency: str) -> int | None:
     return amount
 
 
+@dataclass(frozen=True)
+class CatalogPage:
+    """A rendered catalog page body and its title, as the page cache keeps them."""
+
+    title: str
+    body: Markup
+
+
 @bp.get("/catalog")
 @requires(*CUSTOMER_ROLES)
 def browse() -> ResponseReturnValue:
-    actor = current_actor()
-    catalogs = queries.assigned_catalogs(actor)
+    membership = current_user.membership
+    key = (membership.organization_id, membership.vendor.catalog_revision, request.query_string)
+    page = page_cache().get_or_render(key, lambda: _render_catalog_page(membership.vendor))
+    return render_template("catalog/browse.html", page=page)
+
+
+def _render_catalog_page(vendor: Organization) -> CatalogPage:
+    catalogs = queries.assigned_catalogs(current_actor())
     if not catalogs:
-        return render_template("catalog/browse.html", catalogs=[], catalog=None)
+        return _catalog_page("Catalog", catalog=None)
     wanted = request.args.get("catalog", type=int)
     catalog = next((c for c in catalogs if c.id == wanted), catalogs[0])
-
-    def render_grid() -> Markup:
-        form = BrowseForm(formdata=request.args)
-        form.validate()
-        filters = _filters(form)
-        cards = queries.catalog_cards(catalog, filters)
-        html = render_template(
-            "catalog/_grid.html",
-            catalog=catalog,
-            form=form,
-            page=paginate(cards.items, CARDS_PER_PAGE, count_select=cards.count),
-            filtered=filters.narrowed,
-        )
-        return Markup(html)  # noqa: S704  (an autoescaped template's output)
-
-    key = (catalog.id, catalog.revision, request.query_string)
-    return render_template(
-        "catalog/browse.html",
+    form = BrowseForm(formdata=request.args)
+    form.validate()
+    filters = _filters(form, vendor.currency)
+    cards = queries.catalog_cards(catalog, filters)
+    return _catalog_page(
+        catalog.name,
         catalogs=catalogs,
         catalog=catalog,
-        grid=grid_cache().get_or_render(key, render_grid),
+        form=form,
+        page=paginate(cards.items, CARDS_PER_PAGE, count_select=cards.count),
+        filtered=filters.narrowed,
     )
+
+
+def _catalog_page(title: str, **context: Any) -> CatalogPage:
+    html = render_template("catalog/_page.html", **context)
+    return CatalogPage(title, Markup(html))  # noqa: S704  (an autoescaped template's output)
 
 
 @bp.get("/catalog/servlets/<int:servlet_id>")

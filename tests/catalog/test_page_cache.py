@@ -1,11 +1,13 @@
-"""The catalog page caches its card grid per catalog revision: a repeat costs less, and any
-change to what customers see shows on the very next request."""
+"""The catalog page caches its body per customer and vendor catalog revision: a repeat runs
+only the signed-in user's query, and any change to what customers see shows on the very next
+request."""
 
 from __future__ import annotations
 
 from itertools import count
 
 from catalog import catalogs, services
+from accounts.models import Organization
 from catalog.models import Catalog, Servlet
 from core.extensions import db
 from core.money import Money
@@ -33,6 +35,7 @@ def test_a_repeated_catalog_page_is_served_from_the_cache(
     second, warm = page(client, count_queries)
     assert "Cached Health Check" in first
     assert second == first
+    assert warm == 1  # the signed-in user, with the vendor's catalog revision
     assert warm < cold
 
 
@@ -62,13 +65,31 @@ def test_a_retired_servlet_leaves_the_grid_at_once(client, tenant_a, unscoped, c
     assert "Soon Retired Check" not in page(client, count_queries)[0]
 
 
-def test_another_vendors_changes_leave_this_vendors_revision_alone(tenant_a, tenant_b, unscoped):
+def test_an_unassigned_catalog_leaves_the_page_at_once(client, tenant_a, unscoped, count_queries):
     with unscoped():
-        _, catalog_id = factories.shop(tenant_a)
-        before = db.session.get(Catalog, catalog_id).revision
-        factories.shop(tenant_b)
+        _, catalog_id = factories.shop(tenant_a, title="Withdrawn Bootcamp")
+    sign_in(client, tenant_a.people[Role.BUYER])
+    assert "Withdrawn Bootcamp" in page(client, count_queries)[0]
+    with unscoped():
+        catalog = db.session.get(Catalog, catalog_id)
+        catalogs.assign_customers(factories.actor(tenant_a), catalog, set())
+    html = page(client, count_queries)[0]
+    assert "Withdrawn Bootcamp" not in html
+    assert 'data-testid="catalog-empty"' in html
+
+
+def test_another_vendors_changes_leave_this_vendors_revision_alone(tenant_a, tenant_b, unscoped):
+    def revision() -> int:
         db.session.expire_all()
-        assert db.session.get(Catalog, catalog_id).revision == before
+        return db.session.get(Organization, tenant_a.vendor_id).catalog_revision
+
+    with unscoped():
+        factories.shop(tenant_a)
+        before = revision()
+        factories.shop(tenant_b)
+        assert revision() == before
+        factories.shop(tenant_a)
+        assert revision() > before
 
 
 def test_an_uncached_catalog_page_costs_the_same_with_10_and_1000_servlets(
