@@ -35,8 +35,10 @@ class User(IdMixin, TimestampMixin, db.Model):
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="user")
 
-    # Set per request by accounts.session: the membership the user is acting through.
+    # Set per request by accounts.session: the membership the user is acting through, and the
+    # other usable ones they may switch to.
     membership = None
+    other_memberships = ()
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password, method="scrypt")

@@ -52,6 +52,7 @@ def load_user(session_id: str) -> User | None:
     if user is None or not user.active or user.security_stamp != stamp:
         return None
     user.membership = choose_membership(user, session.get(MEMBERSHIP_KEY))
+    user.other_memberships = [m for m in usable_memberships(user) if m is not user.membership]
     return user
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import has_request_context, url_for
+from flask import has_request_context
 from flask_login import current_user
 
 from core import bp
 from core.permissions import Role
+from core.templating import fixed_url
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,7 @@ class NavItem:
 
     @property
     def url(self) -> str:
-        return url_for(self.endpoint)
+        return fixed_url(self.endpoint)
 
 
 _items: list[NavItem] = []

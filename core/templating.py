@@ -1,13 +1,28 @@
-"""Template filters: the one place money and times are formatted for people."""
+"""Template helpers: the one place money and times are formatted for people, and the URLs
+every page's layout repeats."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
 from babel.dates import format_date, format_datetime
+from flask import current_app, request, url_for
 
 from core import bp
 from core.money import Money
+
+
+@bp.app_template_global()
+def fixed_url(endpoint: str, **values: str) -> str:
+    """``url_for`` for a URL that depends only on the routes and the script root (a static
+    file, a page without arguments), built once per process: every page's layout needs a
+    dozen of them, and building each costs more than the rest of the navbar."""
+    urls: dict[tuple[object, ...], str] = current_app.extensions.setdefault("fixed_urls", {})
+    key = (request.script_root, endpoint, *sorted(values.items()))
+    url = urls.get(key)
+    if url is None:
+        url = urls[key] = url_for(endpoint, **values)
+    return url
 
 
 @bp.app_template_filter("money")

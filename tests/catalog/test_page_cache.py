@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from itertools import count
 
-from catalog import catalogs, services
 from accounts.models import Organization
+from catalog import catalogs, services
 from catalog.models import Catalog, Servlet
 from core.extensions import db
 from core.money import Money
