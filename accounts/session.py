@@ -22,6 +22,10 @@ MEMBERSHIP_KEY = "membership_id"
 login_manager.login_view = "accounts.sign_in"
 login_manager.login_message = "Please sign in to continue."
 login_manager.login_message_category = "info"
+# Sessions end through the security stamp (password change, deactivation, sign-out elsewhere).
+# Flask-Login's IP and user-agent check would only mark a session "not fresh", which nothing
+# here uses, at the price of a SHA-512 per request and a longer cookie to verify.
+login_manager.session_protection = None
 
 
 # One statement per request: the user, their memberships, organisations and vendors joined.

@@ -65,17 +65,10 @@ def _wait_until_up(url: str, timeout: float = 20) -> None:
     raise RuntimeError(f"gunicorn did not answer {url}")
 
 
-# wrk and the sign-in share one User-Agent, as one browser would: Flask-Login's session
-# protection marks a session from another agent not fresh, which rewrites the cookie on every
-# request wrk makes (wrk never stores cookies), a cost no real browser session pays.
-USER_AGENT = "servlet-desk-bench"
-
-
 def session_cookie(base: str, email: str, password: str) -> str:
     """Sign in through the real form (CSRF included) and return the Cookie header value."""
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
-    opener.addheaders = [("User-Agent", USER_AGENT)]
     page = opener.open(base + "/sign-in").read().decode()
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
     body = urllib.parse.urlencode({"csrf_token": token, "email": email, "password": password})
@@ -105,16 +98,7 @@ def wrk(url: str, cookie: str | None, connections: int = 8, seconds: int = 10) -
     """Drive ``url`` with wrk (2 threads) and read its throughput and 99th percentile."""
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is missing: apt-get install wrk")
-    args = [
-        "wrk",
-        "-t2",
-        f"-c{connections}",
-        f"-d{seconds}s",
-        "--latency",
-        "-H",
-        f"User-Agent: {USER_AGENT}",
-        url,
-    ]
+    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url]
     if cookie:
         args[1:1] = ["-H", f"Cookie: {cookie}"]
     output = subprocess.run(args, check=True, capture_output=True, text=True).stdout

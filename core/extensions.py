@@ -1,5 +1,6 @@
 """Flask extension instances, bound to an app by ``core.app.create_app``."""
 
+from flask import request
 from flask_bootstrap import Bootstrap5
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -15,4 +16,13 @@ migrate = Migrate()
 csrf = CSRFProtect()
 login_manager = LoginManager()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+
+@limiter.request_filter
+def _reads_are_never_limited() -> bool:
+    """Limits guard actions (sign-in attempts), never reads: a GET skips the limiter's lookup
+    of which limits apply, which otherwise costs every page more than its own queries do."""
+    return request.method in ("GET", "HEAD", "OPTIONS")
+
+
 bootstrap = Bootstrap5()
