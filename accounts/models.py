@@ -35,10 +35,9 @@ class User(IdMixin, TimestampMixin, db.Model):
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="user")
 
-    # Set per request by accounts.session: the membership the user is acting through, and the
-    # other usable ones they may switch to.
+    # A user who has just signed in acts through no membership until the next request, where
+    # ``accounts.identity.SignedInUser`` stands for them.
     membership = None
-    other_memberships = ()
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password, method="scrypt")
@@ -127,9 +126,3 @@ class Membership(IdMixin, TenantMixin, TimestampMixin, db.Model):
     organization: Mapped[Organization] = relationship(
         back_populates="memberships", foreign_keys=[organization_id]
     )
-    # The tenant itself: the same row as ``organization`` for vendor staff.
-    vendor: Mapped[Organization] = relationship(foreign_keys="Membership.vendor_id", viewonly=True)
-
-    @property
-    def usable(self) -> bool:
-        return self.active and self.organization.active and self.user.active

@@ -7,15 +7,15 @@ tenant scope; without a usable membership the user is signed out.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from flask import flash, session
 from flask_login import current_user, logout_user
-from sqlalchemy import bindparam, select
-from sqlalchemy.orm import joinedload
 
 from accounts import bp
-from accounts.models import Membership, User
-from core.extensions import db, login_manager
-from core.tenancy import all_tenants, set_request_scope
+from accounts.identity import MembershipSnapshot, SignedInUser, load_identity
+from core.extensions import login_manager
+from core.tenancy import set_request_scope
 
 MEMBERSHIP_KEY = "membership_id"
 
@@ -28,46 +28,19 @@ login_manager.login_message_category = "info"
 login_manager.session_protection = None
 
 
-# One statement per request: the user, their memberships, organisations and vendors joined.
-# Built once, because building it costs as much as running it, and every signed-in request
-# runs it.
-_USER_WITH_MEMBERSHIPS = (
-    select(User)
-    .where(User.id == bindparam("user_id"))
-    .options(
-        joinedload(User.memberships).options(
-            joinedload(Membership.organization), joinedload(Membership.vendor)
-        )
-    )
-)
-
-
 @login_manager.user_loader
-def load_user(session_id: str) -> User | None:
+def load_user(session_id: str) -> SignedInUser | None:
     user_id, _, stamp = session_id.partition(".")
     if not user_id.isdigit():
         return None
-    with all_tenants():
-        user = (
-            db.session.scalars(_USER_WITH_MEMBERSHIPS, {"user_id": int(user_id)})
-            .unique()
-            .one_or_none()
-        )
+    user = load_identity(int(user_id))
     if user is None or not user.active or user.security_stamp != stamp:
         return None
-    user.membership = choose_membership(user, session.get(MEMBERSHIP_KEY))
-    user.other_memberships = [m for m in usable_memberships(user) if m is not user.membership]
-    return user
+    return replace(user, membership=choose_membership(user, session.get(MEMBERSHIP_KEY)))
 
 
-def usable_memberships(user: User) -> list[Membership]:
-    return sorted(
-        (m for m in user.memberships if m.usable), key=lambda m: (m.organization.name, m.id)
-    )
-
-
-def choose_membership(user: User, wanted_id: int | None) -> Membership | None:
-    memberships = usable_memberships(user)
+def choose_membership(user: SignedInUser, wanted_id: int | None) -> MembershipSnapshot | None:
+    memberships = user.usable_memberships
     chosen = next((m for m in memberships if m.id == wanted_id), None)
     return chosen or (memberships[0] if memberships else None)
 

@@ -8,7 +8,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from accounts import admin_views, bp, cli, seed, services  # noqa: F401  (register routes, CLI, seeder)
 from accounts.forms import AcceptInvitationForm, ForgotPasswordForm, NewPasswordForm, SignInForm
-from accounts.session import MEMBERSHIP_KEY, usable_memberships
+from accounts.session import MEMBERSHIP_KEY
 from accounts.tokens import Purpose, user_for_token
 from core.errors import ServiceError
 from core.extensions import limiter
@@ -105,7 +105,7 @@ def accept_invitation(token: str) -> ResponseReturnValue:
 @bp.post("/switch/<int:membership_id>")
 @login_required
 def switch_organization(membership_id: int) -> ResponseReturnValue:
-    if not any(m.id == membership_id for m in usable_memberships(current_user)):
+    if not any(m.id == membership_id for m in current_user.usable_memberships):
         abort(404)
     session[MEMBERSHIP_KEY] = membership_id
     return redirect(url_for("accounts.home"))

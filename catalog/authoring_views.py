@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Response, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -62,7 +63,7 @@ def _submitted(form: ServletForm) -> ServletContent | None:
 def new_servlet() -> ResponseReturnValue:
     form = ServletForm()
     if request.method == "GET":
-        form.currency.data = current_actor().organization.currency
+        form.currency.data = current_user.membership.vendor.currency
         form.add_blank_rows(3)
     content = _submitted(form)
     if content is not None:

@@ -13,7 +13,6 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from markupsafe import Markup
 
-from accounts.models import Organization
 from catalog import (  # noqa: F401  (they register routes, nav items and the seeder)
     authoring_views,
     bp,
@@ -60,7 +59,7 @@ def recommended_for_you() -> list[Recommendation]:
     return queries.recommended_for(actor)
 
 
-def _filters(form: BrowseForm, currency: str) -> queries.BrowseFilters:
+def _filters(form: BrowseForm) -> queries.BrowseFilters:
     """The filters of the query string; a box with a bad value is ignored (and flagged)."""
 
     def ok(field: object) -> bool:
@@ -75,6 +74,7 @@ def _filters(form: BrowseForm, currency: str) -> queries.BrowseFilters:
         sort=form.sort.data if ok(form.sort) else "catalog",
     )
     if form.min_price.data or form.max_price.data:
+        currency = current_user.membership.vendor.currency
         filters.min_price_minor = _amount(form.min_price, currency)
         filters.max_price_minor = _amount(form.max_price, currency)
     return filters
@@ -107,11 +107,11 @@ class CatalogPage:
 def browse() -> ResponseReturnValue:
     membership = current_user.membership
     key = (membership.organization_id, membership.vendor.catalog_revision, request.query_string)
-    page = page_cache().get_or_render(key, lambda: _render_catalog_page(membership.vendor))
+    page = page_cache().get_or_render(key, _render_catalog_page)
     return render_template("catalog/browse.html", page=page)
 
 
-def _render_catalog_page(vendor: Organization) -> CatalogPage:
+def _render_catalog_page() -> CatalogPage:
     catalogs = queries.assigned_catalogs(current_actor())
     if not catalogs:
         return _catalog_page("Catalog", catalog=None)
@@ -119,7 +119,7 @@ def _render_catalog_page(vendor: Organization) -> CatalogPage:
     catalog = next((c for c in catalogs if c.id == wanted), catalogs[0])
     form = BrowseForm(formdata=request.args)
     form.validate()
-    filters = _filters(form, vendor.currency)
+    filters = _filters(form)
     cards = queries.catalog_cards(catalog, filters)
     return _catalog_page(
         catalog.name,
