@@ -119,21 +119,19 @@ class BrowseFilters:
         )
 
 
-# Built once: the catalog page runs it on every request, cached grid or not.
-_ASSIGNED_CATALOGS = (
-    select(Catalog)
-    .join(CatalogAssignment, CatalogAssignment.catalog_id == Catalog.id)
-    .where(
-        CatalogAssignment.customer_id == sa.bindparam("customer_id"),
-        Catalog.state == CatalogState.PUBLISHED,
-    )
-    .order_by(Catalog.name, Catalog.id)
-)
-
-
 def assigned_catalogs(actor: Actor) -> list[Catalog]:
     """The published catalogs of the customer's organisation, by name."""
-    return list(db.session.scalars(_ASSIGNED_CATALOGS, {"customer_id": actor.organization_id}))
+    return list(
+        db.session.scalars(
+            select(Catalog)
+            .join(CatalogAssignment, CatalogAssignment.catalog_id == Catalog.id)
+            .where(
+                CatalogAssignment.customer_id == actor.organization_id,
+                Catalog.state == CatalogState.PUBLISHED,
+            )
+            .order_by(Catalog.name, Catalog.id)
+        )
+    )
 
 
 def _published_join() -> Any:
