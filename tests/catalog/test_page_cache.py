@@ -7,6 +7,7 @@ from __future__ import annotations
 from itertools import count
 
 from accounts.models import Organization
+from accounts.services import VendorSettings, update_vendor_settings
 from catalog import catalogs, services
 from catalog.models import Catalog, Servlet
 from core.extensions import db
@@ -76,6 +77,29 @@ def test_an_unassigned_catalog_leaves_the_page_at_once(client, tenant_a, unscope
     html = page(client, count_queries)[0]
     assert "Withdrawn Bootcamp" not in html
     assert 'data-testid="catalog-empty"' in html
+
+
+def test_new_vendor_settings_render_the_page_afresh(client, tenant_a, unscoped, count_queries):
+    """Price filters read amounts in the vendor's currency, so settings are part of the page."""
+    with unscoped():
+        factories.shop(tenant_a)
+    sign_in(client, tenant_a.people[Role.BUYER])
+    url = "/catalog?min_price=4000"
+    page(client, count_queries, url)
+    assert page(client, count_queries, url)[1] == 1
+    with unscoped():
+        vendor = db.session.get(Organization, tenant_a.vendor_id)
+        settings = VendorSettings(
+            name=vendor.name,
+            currency="EUR",
+            payment_terms_days=vendor.payment_terms_days,
+            tax_rate=vendor.tax_rate,
+            invoice_prefix=vendor.invoice_prefix,
+            terms_text=vendor.terms_text,
+            terms_version=vendor.terms_version,
+        )
+        update_vendor_settings(factories.actor(tenant_a), settings)
+    assert page(client, count_queries, url)[1] > 1
 
 
 def test_another_vendors_changes_leave_this_vendors_revision_alone(tenant_a, tenant_b, unscoped):
