@@ -30,6 +30,10 @@ MAX_QUESTIONS = 20
 MAX_CHOICES = 20
 
 
+# The content fields that are lists of one-line strings.
+LIST_FIELDS = ("prerequisites", "in_scope", "out_of_scope", "constraints", "required_skills")
+
+
 @dataclass
 class ServletContent:
     title: str
@@ -113,6 +117,32 @@ class ServletContent:
             "csat_target": self.csat_target,
             "intake_questions": self.intake_questions,
             "search_text": self.search_text(),
+        }
+
+    def plain_values(self) -> dict[str, Any]:
+        """The content as text, numbers, lists and enum values, keyed by the names the
+        authoring form and the import/export files share; each shapes its lists its own way."""
+        cost = self.delivery_cost or Money.zero(self.price.currency)
+        return {
+            "title": self.title,
+            "kind": self.kind.value,
+            "stage": self.stage.value,
+            "outcome": self.outcome,
+            "summary": self.summary,
+            "description": self.description,
+            **{name: getattr(self, name) for name in LIST_FIELDS},
+            "deliverables": self.deliverables,
+            "delivery_mode": self.delivery_mode.value,
+            "duration_days": self.duration_days,
+            "effort_hours": self.effort_hours,
+            "price": str(self.price.to_decimal()),
+            "currency": self.price.currency,
+            "delivery_cost": str(cost.to_decimal()),
+            "billing_policy": self.billing_policy.value,
+            "start_within_days": self.start_within_days,
+            "deliver_within_days": self.deliver_within_days,
+            "csat_target": self.csat_target,
+            "intake_questions": self.intake_questions,
         }
 
     def search_text(self) -> str:

@@ -27,6 +27,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from catalog.content import (
+    LIST_FIELDS,
     MAX_DAYS,
     MAX_EFFORT_HOURS,
     MAX_ITEMS,
@@ -158,32 +159,12 @@ class ServletForm(FlaskForm):
 
     @classmethod
     def initial(cls, content: ServletContent) -> dict[str, Any]:
-        """Form data showing ``content``."""
+        """Form data showing ``content``: list fields one item per line, rows numbered."""
+        values = content.plain_values()
         return {
-            "title": content.title,
-            "kind": content.kind.value,
-            "stage": content.stage.value,
-            "outcome": content.outcome,
-            "summary": content.summary,
-            "description": content.description,
-            "prerequisites": "\n".join(content.prerequisites),
-            "in_scope": "\n".join(content.in_scope),
-            "out_of_scope": "\n".join(content.out_of_scope),
+            **values,
+            **{name: "\n".join(values[name]) for name in LIST_FIELDS},
             "deliverables": [{"position": n, **d} for n, d in enumerate(content.deliverables, 1)],
-            "constraints": "\n".join(content.constraints),
-            "delivery_mode": content.delivery_mode.value,
-            "duration_days": content.duration_days,
-            "effort_hours": content.effort_hours,
-            "required_skills": "\n".join(content.required_skills),
-            "price": str(content.price.to_decimal()),
-            "currency": content.price.currency,
-            "delivery_cost": str(content.delivery_cost.to_decimal())
-            if content.delivery_cost
-            else "0",
-            "billing_policy": content.billing_policy.value,
-            "start_within_days": content.start_within_days,
-            "deliver_within_days": content.deliver_within_days,
-            "csat_target": content.csat_target,
             "intake_questions": [
                 {
                     "position": n,

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 
 from catalog import services
-from catalog.content import ServletContent, clean_lines, problems
+from catalog.content import LIST_FIELDS, ServletContent, clean_lines, problems
 from catalog.models import (
     CONTENT_FIELDS,
     BillingPolicy,
@@ -56,7 +56,6 @@ REQUIRED = {
 }
 INFORMATIONAL = {"status", "version"}  # written by export, ignored by import
 MAX_ROWS = 2000
-LIST_FIELDS = ("prerequisites", "in_scope", "out_of_scope", "constraints", "required_skills")
 
 
 # --- export ----------------------------------------------------------------------------------
@@ -64,31 +63,13 @@ LIST_FIELDS = ("prerequisites", "in_scope", "out_of_scope", "constraints", "requ
 
 def _record(servlet: Servlet) -> dict[str, Any]:
     version = servlet.latest
-    content = ServletContent.of(version)
-    cost = content.delivery_cost or Money.zero(content.price.currency)
+    values = ServletContent.of(version).plain_values()
     return {
         "slug": servlet.slug,
         "status": servlet.status,
         "version": version.number,
-        "title": content.title,
-        "kind": content.kind.value,
-        "stage": content.stage.value,
-        "outcome": content.outcome,
-        "summary": content.summary,
-        "description": content.description,
-        **{name: getattr(content, name) for name in LIST_FIELDS},
-        "deliverables": content.deliverables,
-        "delivery_mode": content.delivery_mode.value,
-        "duration_days": content.duration_days,
-        "effort_hours": content.effort_hours,
-        "price": str(content.price.to_decimal()),
-        "currency": content.price.currency,
-        "delivery_cost": str(cost.to_decimal()),
-        "billing_policy": content.billing_policy.value,
-        "start_within_days": content.start_within_days,
-        "deliver_within_days": content.deliver_within_days,
-        "csat_target": str(content.csat_target),
-        "intake_questions": content.intake_questions,
+        **values,
+        "csat_target": str(values["csat_target"]),
     }
 
 
