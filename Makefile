@@ -16,11 +16,12 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # Debug mode on purpose: session cookies are Secure unless debug, and the demo is plain http
-# on loopback. The seed is idempotent and prints the demo logins every time.
+# on loopback. The seed is idempotent and prints the demo logins every time. The background
+# jobs (mail, PDFs, Stripe calls) run inside the development server.
 run: $(VENV)/.installed
 	$(VENV)/bin/flask --app wsgi db upgrade
 	$(VENV)/bin/flask --app wsgi demo seed
-	$(VENV)/bin/flask --app wsgi run --debug --host $(HOST) --port $(PORT)
+	SCHEDULER_IN_PROCESS=true $(VENV)/bin/flask --app wsgi run --debug --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.installed
 	$(PY) -m tests.lanes

@@ -101,7 +101,11 @@ def catalog_queries(database_url: str) -> tuple[int, int]:
 
 def _statements(client: FlaskClient, engine: Engine) -> int:
     statements: list[str] = []
-    listener = lambda *args: statements.append(args[2])  # noqa: E731
+
+    def listener(conn, cursor, statement, *args) -> None:
+        if not statement.startswith("BEGIN"):  # transaction control on SQLite, not a query
+            statements.append(statement)
+
     event.listen(engine, "before_cursor_execute", listener)
     response = client.get("/catalog")
     event.remove(engine, "before_cursor_execute", listener)

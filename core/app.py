@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 from importlib import import_module
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, g
-from werkzeug.wrappers import Response
+from flask import Flask
 
 from core import config as settings
+from core import scheduler
 from core.extensions import bootstrap, csrf, db, limiter, login_manager, migrate
-from core.mail import deliver_pending
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,12 +45,20 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     for area in AREAS:
         import_module(f"{area}.views")
         app.register_blueprint(import_module(area).bp)
-    app.after_request(_deliver_queued_mail)
+    if app.config["SCHEDULER_IN_PROCESS"]:
+        _start_scheduler_with_first_request(app)
     return app
 
 
-def _deliver_queued_mail(response: Response) -> Response:
-    """Send the mail this request queued, now that its transaction has committed."""
-    if g.pop("mail_queued", False):
-        deliver_pending()
-    return response
+def _start_scheduler_with_first_request(app: Flask) -> None:
+    """The development server's scheduler starts when it serves, not when a CLI command
+    (``db upgrade``, ``demo seed``) or the reloader's watching process builds the app."""
+    started: list[object] = []
+    lock = threading.Lock()
+
+    @app.before_request
+    def start_scheduler() -> None:
+        if not started:
+            with lock:
+                if not started:
+                    started.append(scheduler.start_in_process(app))

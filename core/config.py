@@ -53,6 +53,16 @@ SETTINGS: tuple[Setting, ...] = (
         "https://api.stripe.com",
         "Stripe API address; tests and development point it at a local fake.",
     ),
+    Setting(
+        "STRIPE_TIMEOUT_SECONDS",
+        "5",
+        "Longest wait for one answer from Stripe (one retry after a network error).",
+    ),
+    Setting(
+        "SCHEDULER_IN_PROCESS",
+        "false (make run: true)",
+        "Run the background jobs inside the web process (development server only).",
+    ),
 )
 
 
@@ -91,6 +101,8 @@ def from_environment(instance_path: Path, debug: bool) -> dict[str, object]:
         "STRIPE_SECRET_KEY": env.get("STRIPE_SECRET_KEY", ""),
         "STRIPE_WEBHOOK_SECRET": env.get("STRIPE_WEBHOOK_SECRET", ""),
         "STRIPE_API_BASE": env.get("STRIPE_API_BASE", "https://api.stripe.com"),
+        "STRIPE_TIMEOUT_SECONDS": float(env.get("STRIPE_TIMEOUT_SECONDS", "5")),
+        "SCHEDULER_IN_PROCESS": _flag(env.get("SCHEDULER_IN_PROCESS", "false")),
     }
     if env.get("SERVER_NAME"):
         config["SERVER_NAME"] = env["SERVER_NAME"]

@@ -8,6 +8,7 @@ from enum import Enum, StrEnum
 from typing import Any
 
 import sqlalchemy as sa
+from flask import has_request_context, request
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, registry
@@ -118,12 +119,45 @@ def managed_by_models(name: str | None, type_: str, parent_names: Any) -> bool:
     )
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# How long a writer on SQLite queues for the write lock before giving up.
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+
+def _is_sqlite(dbapi_connection: Any) -> bool:
+    return type(dbapi_connection).__module__.startswith("sqlite3")
+
+
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
-    """Foreign keys on and write-ahead logging for SQLite; other backends are left alone."""
-    if type(dbapi_connection).__module__.startswith("sqlite3"):
+    """Foreign keys on, write-ahead logging and a busy timeout for SQLite; and the driver's own
+    transaction handling off, so that ``_sqlite_begin`` decides how each transaction begins.
+    Other backends are left alone."""
+    if _is_sqlite(dbapi_connection):
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
+
+
+def _reads_only() -> bool:
+    """A request with a safe method reads; everything else (a form post, a webhook, a job, a
+    CLI command) is taken to write."""
+    return has_request_context() and request.method in SAFE_METHODS
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(connection: Any) -> None:
+    """Writers on SQLite take the database's write lock when their transaction begins.
+
+    ``with_for_update()`` is a no-op there, so a transaction that reads, checks and then
+    writes would race another doing the same, and the loser of a deferred upgrade fails with
+    "database is locked" rather than waiting. ``BEGIN IMMEDIATE`` makes writers queue (up to
+    the busy timeout) and each reads the state its predecessor committed; readers never wait,
+    as WAL lets them read beside the one writer. This is SQLAlchemy's documented pysqlite
+    recipe, with IMMEDIATE for every transaction that may write.
+    """
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN" if _reads_only() else "BEGIN IMMEDIATE")

@@ -1,9 +1,10 @@
 """Outgoing email through an outbox.
 
 ``send_mail`` only adds a row to the session, so a message exists exactly when the change
-that caused it commits. ``deliver_pending`` sends what is waiting: to SMTP when MAIL_SERVER is
-set, otherwise to the console (the outbox page shows every message in development). It runs
-after each request that queued mail and, later, from the scheduler for retries.
+that caused it commits. ``deliver_pending``, a scheduler job, sends what is waiting: to SMTP
+when MAIL_SERVER is set, otherwise to the console (the outbox page shows every message in
+development). No request waits on SMTP, and each message is claimed (``core.claims``) so two
+schedulers never send it twice.
 """
 
 from __future__ import annotations
@@ -13,16 +14,16 @@ from datetime import datetime
 from email.message import EmailMessage
 
 import sqlalchemy as sa
-from flask import current_app, g, has_request_context
+from flask import current_app
 from sqlalchemy.orm import Mapped, mapped_column
 
+from core import claims
+from core.claims import Claimable
 from core.db import IdMixin, utcnow
 from core.extensions import db
 
-MAX_ATTEMPTS = 5
 
-
-class OutboxEmail(IdMixin, db.Model):
+class OutboxEmail(IdMixin, Claimable, db.Model):
     __tablename__ = "outbox_email"
 
     vendor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organization.id"), index=True)
@@ -30,9 +31,10 @@ class OutboxEmail(IdMixin, db.Model):
     recipient: Mapped[str] = mapped_column(sa.String(254))
     subject: Mapped[str] = mapped_column(sa.String(200))
     body: Mapped[str] = mapped_column(sa.Text)
-    sent_at: Mapped[datetime | None] = mapped_column(index=True)
-    attempts: Mapped[int] = mapped_column(default=0)
-    last_error: Mapped[str | None] = mapped_column(sa.Text)
+
+    @property
+    def sent_at(self) -> datetime | None:
+        return self.done_at
 
 
 def send_mail(recipient: str, subject: str, body: str, *, vendor_id: int | None = None) -> None:
@@ -40,8 +42,6 @@ def send_mail(recipient: str, subject: str, body: str, *, vendor_id: int | None 
     db.session.add(
         OutboxEmail(recipient=recipient, subject=subject[:200], body=body, vendor_id=vendor_id)
     )
-    if has_request_context():
-        g.mail_queued = True
 
 
 def _message(email: OutboxEmail) -> EmailMessage:
@@ -66,28 +66,16 @@ def _deliver(email: OutboxEmail) -> None:
         smtp.send_message(_message(email))
 
 
-def deliver_pending(limit: int = 100) -> int:
-    """Send waiting messages, each at most once; returns how many were sent.
-
-    Rows are claimed with ``FOR UPDATE SKIP LOCKED`` where the database has it, so two
-    processes delivering at once never send the same message twice.
-    """
-    stmt = (
-        sa.select(OutboxEmail)
-        .where(OutboxEmail.sent_at.is_(None), OutboxEmail.attempts < MAX_ATTEMPTS)
-        .order_by(OutboxEmail.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
+def deliver_pending(limit: int = 20) -> int:
+    """Send waiting messages, each at most once; returns how many were sent."""
     sent = 0
-    for email in db.session.scalars(stmt).all():
-        email.attempts += 1
+    for email in claims.claim(OutboxEmail, limit=limit):
         try:
             _deliver(email)
         except (OSError, smtplib.SMTPException) as error:
-            email.last_error = str(error)[:1000]
+            claims.failed(email, str(error))
         else:
-            email.sent_at = utcnow()
+            claims.finished(email)
             sent += 1
-    db.session.commit()
+        db.session.commit()
     return sent

@@ -21,10 +21,10 @@ from flask import current_app
 
 from core.errors import ServiceError
 
-# Short enough that a webhook answers well inside Stripe's own timeout; the library retries
-# idempotently (every POST has a key) with backoff.
-TIMEOUT_SECONDS = 10
-NETWORK_RETRIES = 2
+# One retry after a network error (idempotent: every POST has a key); each try waits at most
+# STRIPE_TIMEOUT_SECONDS. Only opening a Checkout Session runs inside a request (the buyer waits
+# for its address, with no database transaction open); every other call is a queued job.
+NETWORK_RETRIES = 1
 
 
 class PaymentProviderUnavailable(ServiceError):
@@ -64,7 +64,7 @@ def client() -> stripe.StripeClient:
             config["STRIPE_SECRET_KEY"],
             base_addresses={"api": config.get("STRIPE_API_BASE") or stripe.DEFAULT_API_BASE},
             max_network_retries=NETWORK_RETRIES,
-            http_client=stripe.RequestsClient(timeout=TIMEOUT_SECONDS),
+            http_client=stripe.RequestsClient(timeout=config["STRIPE_TIMEOUT_SECONDS"]),
         )
         current_app.extensions["stripe_client"] = cached
     return cached

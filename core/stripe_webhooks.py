@@ -1,19 +1,25 @@
-"""``/webhooks/stripe``: verify, record each event once, hand it to the area that handles it.
+"""``/webhooks/stripe``: verify, record each event once, and let the scheduler hand it to the
+area that handles it.
 
 Core knows no orders: areas register a handler per event type (``handles``), and a handler
-treats the event as a trigger, re-reading from Stripe whatever decides the outcome. Answers:
+treats the event as a trigger, re-reading from Stripe whatever decides the outcome. The
+endpoint only verifies and records, so it answers in milliseconds whatever Stripe's API is
+doing (Stripe asks for a quick 2xx and retries what it does not get):
 
-- 400 when the signature, its timestamp or the body is wrong (nothing is changed or recorded);
-- 200 for events handled, ignored (an unknown type, an object that is not ours) or already
-  processed (Stripe delivers at least once, sometimes twice at the same moment);
-- 200 too when the work was refused for good (Stripe declined a refund, say): logged, and
-  redelivering would not change the answer;
-- 503 when the work could not be done now (Stripe unreachable while re-reading), so Stripe
-  delivers the event again later.
+- 400 when the signature, its timestamp (too old, or from the future) or the body is wrong
+  (nothing is recorded);
+- 200 "queued" for a new event, 200 "duplicate" for one recorded before (Stripe delivers at
+  least once, sometimes twice at the same moment), without reading Stripe again.
+
+``process_events``, a scheduler job, claims recorded events (once, whatever runs beside it),
+runs their handlers and writes the outcome: handled, ignored (an unknown type, an object that
+is not ours), or refused for good (Stripe declined a refund, say). A handler that could not
+reach Stripe leaves its event to be tried again with back-off.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -22,26 +28,23 @@ import sqlalchemy as sa
 import stripe
 from flask import current_app, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core import bp
+from core import bp, claims
+from core.claims import Claimable
 from core.db import IdMixin, utcnow
 from core.errors import ServiceError
 from core.extensions import csrf, db, limiter
+from core.scheduler import every
 from core.stripe_gateway import PaymentProviderUnavailable
 
-Handler = Callable[[dict[str, Any]], str]  # the verified event → an outcome for the log
 
-_handlers: dict[str, Handler] = {}
-
-
-class StripeEvent(IdMixin, db.Model):
+class StripeEvent(IdMixin, Claimable, db.Model):
     """Every verified event received, once (unique ``event_id``), with what became of it.
 
     Not tenant data: an event names Stripe objects, and only its handler finds the vendor.
-    ``processed_at`` stays empty while the work could not be done, so a redelivery does it.
+    ``done_at`` stays empty while the work could not be done, so the scheduler tries again.
     """
 
     __tablename__ = "stripe_event"
@@ -52,8 +55,12 @@ class StripeEvent(IdMixin, db.Model):
     object_id: Mapped[str] = mapped_column(sa.String(255))
     livemode: Mapped[bool] = mapped_column(default=False)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
-    processed_at: Mapped[datetime | None]
     outcome: Mapped[str] = mapped_column(sa.String(500), default="")
+
+
+Handler = Callable[[StripeEvent], str]  # the recorded event → an outcome for the log
+
+_handlers: dict[str, Handler] = {}
 
 
 def handles(*event_types: str) -> Callable[[Handler], Handler]:
@@ -79,15 +86,20 @@ class MalformedEvent(ValueError):
 
 
 def verify(payload: bytes, signature: str | None) -> dict[str, Any]:
-    """The event, if ``signature`` is Stripe's for ``payload`` and recent; else an error."""
+    """The event, if ``signature`` is Stripe's for ``payload`` and recent; else an error.
+
+    The library refuses a timestamp older than its tolerance but not one from the future: a
+    signature made ahead of time would stay valid until then, so that is refused here.
+    """
+    secret = current_app.config.get("STRIPE_WEBHOOK_SECRET") or None
     try:
-        event = stripe.Webhook.construct_event(
-            payload, signature, current_app.config.get("STRIPE_WEBHOOK_SECRET") or None
-        )
+        event = stripe.Webhook.construct_event(payload, signature, secret)
     except stripe.SignatureVerificationError as error:
         raise MalformedEvent(f"signature: {error.user_message or error}") from error
     except (ValueError, TypeError, AttributeError) as error:  # not JSON, or not an object
         raise MalformedEvent("body is not a JSON event") from error
+    if _signed_at(signature) > time.time() + stripe.Webhook.DEFAULT_TOLERANCE:
+        raise MalformedEvent("signature: timestamp is in the future")
     if not isinstance(event, stripe.StripeObject):
         raise MalformedEvent("not a Stripe event")
     event = event.to_dict()
@@ -105,55 +117,55 @@ def _check_shape(event: dict[str, Any]) -> None:
         raise MalformedEvent("not a Stripe event")
 
 
-def _recorded(event: dict[str, Any]) -> StripeEvent:
-    """The event's row, written (and committed) on first sight."""
-    row = db.session.scalar(select(StripeEvent).where(StripeEvent.event_id == event["id"]))
-    if row is not None:
-        return row
-    row = StripeEvent(
-        event_id=event["id"],
-        type=event["type"][:100],
-        object_id=event["data"]["object"]["id"],
-        livemode=bool(event.get("livemode")),
+def _signed_at(signature: str | None) -> int:
+    """The ``t=`` of a header the library has already verified (so it is there and numeric)."""
+    fields = dict(part.split("=", 1) for part in (signature or "").split(",") if "=" in part)
+    return int(fields["t"])
+
+
+def record(event: dict[str, Any]) -> bool:
+    """Record a verified event for the scheduler; ``False`` when it was recorded before."""
+    db.session.add(
+        StripeEvent(
+            event_id=event["id"],
+            type=event["type"][:100],
+            object_id=event["data"]["object"]["id"],
+            livemode=bool(event.get("livemode")),
+        )
     )
-    db.session.add(row)
     try:
         db.session.commit()
-    except IntegrityError:  # the same event, delivered twice at the same moment
+    except IntegrityError:  # delivered before, or twice at the same moment
         db.session.rollback()
-        row = db.session.scalar(select(StripeEvent).where(StripeEvent.event_id == event["id"]))
-    return row
+        return False
+    return True
 
 
-def _finish(row_id: int, outcome: str) -> None:
-    row = db.session.get(StripeEvent, row_id)
-    row.processed_at = utcnow()
-    row.outcome = outcome[:500]
-    db.session.commit()
-
-
-def process(event: dict[str, Any]) -> tuple[str, int]:
-    """Record ``event`` and run its handler once; (outcome, HTTP status) for the answer."""
-    row = _recorded(event)
-    if row.processed_at is not None:
-        return f"duplicate: {row.outcome}", 200
-    row_id = row.id
-    handler = _handlers.get(event["type"])
-    if handler is None:
-        _finish(row_id, "ignored: unhandled event type")
-        return "ignored", 200
-    try:
-        outcome = handler(event)
-    except PaymentProviderUnavailable as error:
-        db.session.rollback()
-        current_app.logger.warning("Stripe event %s not processed: %s", event["id"], error.detail)
-        return "retry later", 503
-    except ServiceError as error:  # refused for good (by Stripe, or by a rule): retrying won't help
-        db.session.rollback()
-        current_app.logger.warning("Stripe event %s refused: %s", event["id"], error.message)
-        outcome = f"refused: {error.message}"
-    _finish(row_id, outcome)
-    return outcome, 200
+@every(2)
+def process_events(limit: int = 20) -> int:
+    """Run the handler of each recorded event once; returns how many were settled."""
+    settled = 0
+    for event in claims.claim(StripeEvent, limit=limit):
+        event_id, handler = event.id, _handlers.get(event.type)
+        db.session.commit()
+        try:
+            outcome = handler(event) if handler else "ignored: unhandled event type"
+        except PaymentProviderUnavailable as error:
+            db.session.rollback()
+            current_app.logger.warning("Stripe event %s not processed: %s", event_id, error)
+            claims.failed(db.session.get(StripeEvent, event_id), error.detail or str(error))
+            db.session.commit()
+            continue
+        except ServiceError as error:  # refused for good (by Stripe, or a rule)
+            db.session.rollback()
+            current_app.logger.warning("Stripe event %s refused: %s", event_id, error.message)
+            outcome = f"refused: {error.message}"
+        event = db.session.get(StripeEvent, event_id)
+        event.outcome = outcome[:500]
+        claims.finished(event)
+        db.session.commit()
+        settled += 1
+    return settled
 
 
 @bp.post("/webhooks/stripe")
@@ -167,5 +179,4 @@ def stripe_webhook() -> ResponseReturnValue:
     except MalformedEvent as error:
         current_app.logger.info("Stripe webhook refused: %s", error)
         return {"error": str(error)}, 400
-    outcome, status = process(event)
-    return {"status": outcome}, status
+    return {"status": "queued" if record(event) else "duplicate"}, 200

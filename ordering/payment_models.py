@@ -40,7 +40,8 @@ class CardPayment(IdMixin, TenantMixin, TimestampMixin, db.Model):
 
     ``attempt`` numbers an order's sessions (a new one after the last expired) and is part of
     the idempotency key, so a retried request reuses its session rather than opening another.
-    Refunds are requested once per payment (``refund_id``) and ``refunded_minor`` follows
+    Refunds are requested once per payment (``refund_requested_at``; ``refund_id`` once Stripe
+    took the request) and ``refunded_minor`` follows
     Stripe's ``charge.amount_refunded``, whoever refunded (this app or the Stripe dashboard).
     """
 
@@ -89,6 +90,6 @@ class CardPayment(IdMixin, TenantMixin, TimestampMixin, db.Model):
         """Paid, and no refund asked for or made yet."""
         return (
             self.state == CardPaymentState.PAID
-            and self.refund_id is None
+            and self.refund_requested_at is None
             and self.refunded_minor == 0
         )

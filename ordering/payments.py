@@ -7,6 +7,11 @@ Stripe's answer allows (``payment_models.TRANSITIONS``): however often and in wh
 events arrive, the result is the one Stripe's current state implies. A paid payment confirms
 its order (``services.confirm_order``, once); one that arrives for an order that was
 cancelled meanwhile, or that duplicates an earlier payment, is refunded.
+
+No database transaction waits on Stripe: a Checkout Session is opened between two short
+transactions (the idempotency key makes a repeated click reuse it), and refunds and session
+expiries are queued jobs (``core.queue``) that call Stripe after the change asking for them
+has committed.
 """
 
 from __future__ import annotations
@@ -20,14 +25,14 @@ from sqlalchemy import select
 
 from accounts.models import User
 from catalog.models import ServletVersion
-from core import audit, stripe_gateway, stripe_webhooks
+from core import audit, queue, stripe_gateway, stripe_webhooks
 from core.db import utcnow
 from core.errors import Conflict, InvalidTransition, NotAllowed, ServiceError
 from core.extensions import db
 from core.mail import send_mail
 from core.money import Money
 from core.permissions import Actor, Role, require
-from core.stripe_gateway import PaymentProviderRefused, PaymentProviderUnavailable
+from core.stripe_gateway import PaymentProviderRefused
 from core.tenancy import all_tenants, tenant_scope
 from ordering import notifications, services, signals
 from ordering.models import Order, OrderState, PaymentRoute
@@ -59,6 +64,15 @@ def payments_of(order: Order) -> list[CardPayment]:
     )
 
 
+def _locked_payment(payment_id: int) -> CardPayment:
+    return db.session.scalar(
+        select(CardPayment)
+        .where(CardPayment.id == payment_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
 def _timestamp(value: int | None) -> datetime | None:
     return datetime.fromtimestamp(value, UTC) if value else None
 
@@ -78,15 +92,16 @@ def start_card_payment(actor: Actor, order: Order) -> str:
 
     An open session is handed out again (two tabs, a back button); otherwise a new attempt
     opens one. Nothing is confirmed here: only Stripe's word, through the webhook, does that.
+    The order's lock is let go while Stripe is asked for the session, and the answer is
+    recorded under a fresh lock; a second click meanwhile gets the same session back, as
+    both asked Stripe under the same idempotency key.
     """
     require(actor, *CARD_PAYERS)
     if order.customer_id != actor.organization_id:
         raise NotAllowed("You do not have permission to do that.")
     if not stripe_gateway.configured():
         raise ServiceError("Card payment is not available; contact the vendor.")
-    order = services.lock(order)
-    if order.payment_route != PaymentRoute.CARD or order.state != OrderState.AWAITING_PAYMENT:
-        raise InvalidTransition(f"Order {order.reference} does not wait for a card payment.")
+    order = _awaiting_card_payment(order)
     attempts = payments_of(order)
     latest = attempts[-1] if attempts else None
     if latest is not None and latest.state in (State.PAID, State.PROCESSING):
@@ -98,11 +113,32 @@ def start_card_payment(actor: Actor, order: Order) -> str:
         if latest.expires_at is not None and latest.expires_at > utcnow() + REUSE_MARGIN:
             db.session.commit()
             return latest.checkout_url
-        _expire_quietly(latest)
+        _expire_later(latest)
     attempt = latest.attempt + 1 if latest else 1
+    order_id, params = order.id, _session_params(order, attempt)
+    db.session.commit()
     session = stripe_gateway.create_checkout_session(
-        _session_params(order, attempt), checkout_idempotency_key(order.id, attempt)
+        params, checkout_idempotency_key(order_id, attempt)
     )
+    return _record_session(db.session.get(Order, order_id), attempt, session)
+
+
+def _awaiting_card_payment(order: Order) -> Order:
+    order = services.lock(order)
+    if order.payment_route != PaymentRoute.CARD or order.state != OrderState.AWAITING_PAYMENT:
+        raise InvalidTransition(f"Order {order.reference} does not wait for a card payment.")
+    return order
+
+
+def _record_session(order: Order, attempt: int, session: dict[str, Any]) -> str:
+    """Keep the session Stripe opened for ``attempt``, unless the order moved on meanwhile."""
+    order = services.lock(order)
+    existing = db.session.scalar(
+        select(CardPayment).where(CardPayment.order_id == order.id, CardPayment.attempt == attempt)
+    )
+    if existing is not None:  # another click recorded the same session first
+        db.session.commit()
+        return existing.checkout_url
     payment = CardPayment(
         vendor_id=order.vendor_id,
         order_id=order.id,
@@ -121,6 +157,10 @@ def start_card_payment(actor: Actor, order: Order) -> str:
         payment,
         changes={"order_id": order.id, "attempt": attempt, "session": session["id"]},
     )
+    if order.state != OrderState.AWAITING_PAYMENT:  # cancelled while Stripe answered
+        _expire_later(payment)
+        db.session.commit()
+        raise InvalidTransition(f"Order {order.reference} does not wait for a card payment.")
     db.session.commit()
     return payment.checkout_url
 
@@ -162,12 +202,23 @@ def _session_params(order: Order, attempt: int) -> dict[str, Any]:
     }
 
 
-def _expire_quietly(payment: CardPayment) -> None:
-    """Close an open session so it cannot be paid; one already closed is fine as it is."""
-    # If it is paid after all, the webhook refunds the payment (see ``_settle``).
-    with suppress(PaymentProviderRefused, PaymentProviderUnavailable):
+def _expire_later(payment: CardPayment) -> None:
+    """Ask for an open session to be closed, so it cannot be paid (a queued job). If it is
+    paid after all, the webhook refunds the payment (see ``_settle``)."""
+    queue.enqueue(
+        "card_payment.expire",
+        f"card-payment-{payment.id}-expire",
+        vendor_id=payment.vendor_id,
+        payload={"session_id": payment.checkout_session_id, "payment_id": payment.id},
+    )
+
+
+@queue.performs("card_payment.expire")
+def _expire_session(payload: dict[str, Any]) -> None:
+    """A session closed already (paid, expired) is fine as it is."""
+    with suppress(PaymentProviderRefused):
         stripe_gateway.expire_checkout_session(
-            payment.checkout_session_id, f"card-payment-{payment.id}-expire"
+            payload["session_id"], f"card-payment-{payload['payment_id']}-expire"
         )
 
 
@@ -186,6 +237,7 @@ def _find(*criteria: Any) -> _Found | None:
         row = db.session.execute(
             select(CardPayment.id, CardPayment.vendor_id, CardPayment.order_id).where(*criteria)
         ).first()
+    db.session.commit()  # no transaction stays open while Stripe is asked next
     return _Found(*row) if row is not None else None
 
 
@@ -246,12 +298,7 @@ def _state_of(session: dict[str, Any]) -> CardPaymentState | None:
 
 def _apply(found: _Found, session: dict[str, Any], target: CardPaymentState | None) -> str:
     order = services.lock(db.session.get(Order, found.order_id))
-    payment = db.session.scalar(
-        select(CardPayment)
-        .where(CardPayment.id == found.payment_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    payment = _locked_payment(found.payment_id)
     before = payment.state
     if target == State.PAID and (
         session.get("amount_total") != payment.amount_minor
@@ -301,18 +348,9 @@ def _settle(order: Order, payment: CardPayment) -> str:
 
 
 def _refund_unwanted(payment: CardPayment, reason: str, stripe_reason: str) -> str:
-    """Give back money the order does not need. If Stripe refuses (refunded already in its
-    dashboard, say), the payment is still recorded as paid and the refusal audited."""
-    try:
-        _request_refund(payment, None, reason, stripe_reason)
-    except PaymentProviderRefused as error:
-        audit.record(
-            "card_payment.refund_refused",
-            payment,
-            changes={"reason": reason, "stripe": error.detail},
-        )
-        return f"refund refused by Stripe: {error.detail}"
-    return f"refunded: {reason}"
+    """Give back money the order does not need."""
+    _request_refund(payment, None, reason, stripe_reason)
+    return f"refund requested: {reason}"
 
 
 def sync_charge(charge_id: str) -> str:
@@ -336,9 +374,7 @@ def sync_charge(charge_id: str) -> str:
 
 
 def _record_refund(payment_id: int, charge: dict[str, Any]) -> str:
-    payment = db.session.scalar(
-        select(CardPayment).where(CardPayment.id == payment_id).with_for_update()
-    )
+    payment = _locked_payment(payment_id)
     if str(charge.get("currency", "")).upper() != payment.currency:
         return _ignored("charge currency differs", payment.vendor_id, payment_id=payment.id)
     refunded = min(max(int(charge.get("amount_refunded") or 0), 0), payment.amount_minor)
@@ -379,13 +415,13 @@ def _tell_refunded(payment: CardPayment, amount_minor: int) -> None:
     "checkout.session.async_payment_failed",
     "checkout.session.expired",
 )
-def _on_checkout_session(event: dict[str, Any]) -> str:
-    return sync_checkout_session(event["data"]["object"]["id"])
+def _on_checkout_session(event: stripe_webhooks.StripeEvent) -> str:
+    return sync_checkout_session(event.object_id)
 
 
 @stripe_webhooks.handles("charge.refunded")
-def _on_charge_refunded(event: dict[str, Any]) -> str:
-    return sync_charge(event["data"]["object"]["id"])
+def _on_charge_refunded(event: stripe_webhooks.StripeEvent) -> str:
+    return sync_charge(event.object_id)
 
 
 # --- refunds -------------------------------------------------------------------------------
@@ -397,27 +433,51 @@ def _request_refund(
     reason: str,
     stripe_reason: str = "requested_by_customer",
 ) -> None:
-    """Ask Stripe to refund ``payment`` in full, once (the idempotency key is the payment's).
-    The money moving is recorded when Stripe reports it (``charge.refunded``). No commit."""
+    """Ask for ``payment`` to be refunded in full, once: a queued job calls Stripe after this
+    transaction commits. The money moving is recorded when Stripe reports it
+    (``charge.refunded``). No commit."""
     if payment.payment_intent_id is None:
         raise ServiceError("This payment has no Stripe payment to refund.")
-    refund = stripe_gateway.create_refund(
-        {
-            "payment_intent": payment.payment_intent_id,
-            "reason": stripe_reason,
-            "metadata": {"order_id": str(payment.order_id), "card_payment_id": str(payment.id)},
-        },
-        refund_idempotency_key(payment),
-    )
-    payment.refund_id = refund["id"]
     payment.refund_reason = reason
     payment.refund_requested_at = utcnow()
     payment.refund_requested_by_id = user_id
     audit.record(
         "card_payment.refund_requested",
         payment,
-        changes={"refund": refund["id"], "amount": str(payment.amount), "reason": reason},
+        changes={"amount": str(payment.amount), "reason": reason},
     )
+    queue.enqueue(
+        "card_payment.refund",
+        refund_idempotency_key(payment),
+        vendor_id=payment.vendor_id,
+        payload={"payment_id": payment.id, "stripe_reason": stripe_reason},
+    )
+
+
+@queue.performs("card_payment.refund")
+def _send_refund(payload: dict[str, Any]) -> None:
+    """Ask Stripe for the refund (the idempotency key is the payment's, so a retry of this job
+    never refunds twice) and keep its id. If Stripe refuses (refunded already in its
+    dashboard, say), the refusal is audited and the payment may be refunded again."""
+    payment = db.session.get(CardPayment, payload["payment_id"])
+    params = {
+        "payment_intent": payment.payment_intent_id,
+        "reason": payload["stripe_reason"],
+        "metadata": {"order_id": str(payment.order_id), "card_payment_id": str(payment.id)},
+    }
+    key = refund_idempotency_key(payment)
+    db.session.commit()
+    try:
+        refund = stripe_gateway.create_refund(params, key)
+    except PaymentProviderRefused as error:
+        payment = _locked_payment(payload["payment_id"])
+        payment.refund_requested_at = None
+        audit.record("card_payment.refund_refused", payment, changes={"stripe": error.detail})
+    else:
+        payment = _locked_payment(payload["payment_id"])
+        payment.refund_id = refund["id"]
+        audit.record("card_payment.refund_sent", payment, changes={"refund": refund["id"]})
+    db.session.commit()
 
 
 def refund_card_payment(actor: Actor, order: Order, reason: str) -> CardPayment:
@@ -440,12 +500,12 @@ def refund_card_payment(actor: Actor, order: Order, reason: str) -> CardPayment:
 
 @signals.order_cancelled.connect
 def _refund_cancelled_order(order: Order, reason: str = "", **_: Any) -> None:
-    """A cancelled card order gets its money back and its open session closed, inside the
-    cancelling transaction: if Stripe cannot be reached the cancellation does not happen."""
+    """A cancelled card order gets its money back and its open session closed: asked for in
+    the cancelling transaction, sent to Stripe by queued jobs once it commits."""
     if order.payment_route != PaymentRoute.CARD:
         return
     for payment in payments_of(order):
         if payment.state == State.OPEN:
-            _expire_quietly(payment)
+            _expire_later(payment)
         elif payment.refundable:
             _request_refund(payment, order.cancelled_by_id, reason or "Order cancelled.")

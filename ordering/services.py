@@ -27,11 +27,10 @@ from ordering import entitlements, notifications, signals
 from ordering.models import (
     ApprovalDecision,
     Order,
-    OrderForm,
     OrderState,
     PaymentRoute,
 )
-from ordering.order_form import render_order_form
+from ordering.order_form import queue_order_form
 
 State = OrderState
 
@@ -94,13 +93,11 @@ def _reason(reason: str, *, required: bool, what: str = "Reason") -> str:
 
 def on_confirmed(order: Order, via: str) -> None:
     """Everything a confirmation causes, in the caller's transaction: engagements (through
-    ``signals.order_confirmed``), the stored order form, recommendations closed as ordered,
+    ``signals.order_confirmed``), the order form (queued), recommendations closed as ordered,
     and the customer's email. ``order`` is already in state confirmed, lines loaded."""
     db.session.flush()
     signals.order_confirmed.send(order, via=via)
-    db.session.add(
-        OrderForm(vendor_id=order.vendor_id, order_id=order.id, pdf=render_order_form(order))
-    )
+    queue_order_form(order)
     recommendation_ids = {line.recommendation_id for line in order.lines} - {None}
     if recommendation_ids:
         for recommendation in db.session.scalars(

@@ -20,6 +20,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event, text
 
+from core import scheduler
 from core.app import create_app
 from core.extensions import db
 from core.tenancy import all_tenants
@@ -136,14 +137,16 @@ def sign_in(client: FlaskClient, person: factories.Person) -> FlaskClient:
 
 @pytest.fixture
 def count_queries(app: Flask):
-    """``with count_queries() as counted: ...`` then ``len(counted)`` is the SQL statements."""
+    """``with count_queries() as counted: ...`` then ``len(counted)`` is the SQL statements
+    (not counting the ``BEGIN`` that opens a transaction on SQLite, see ``core.db``)."""
 
     @contextmanager
     def counting() -> Iterator[list[str]]:
         statements: list[str] = []
 
         def record(conn, cursor, statement, parameters, context, executemany) -> None:
-            statements.append(statement)
+            if not statement.startswith("BEGIN"):
+                statements.append(statement)
 
         with app.app_context():
             engine = db.engine
@@ -154,3 +157,9 @@ def count_queries(app: Flask):
             event.remove(engine, "before_cursor_execute", record)
 
     return counting
+
+
+@pytest.fixture
+def run_jobs(app: Flask):
+    """``run_jobs()`` does the background work queued so far, as the scheduler would."""
+    return lambda: scheduler.drain(app)

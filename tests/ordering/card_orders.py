@@ -9,10 +9,12 @@ from typing import Any
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from core import scheduler
 from core.audit import AuditEvent
 from core.extensions import db
 from core.mail import OutboxEmail
 from core.permissions import Role
+from core.stripe_webhooks import StripeEvent
 from delivery.models import Engagement
 from ordering import payments
 from ordering.models import Order, OrderLine, PaymentRoute
@@ -40,10 +42,25 @@ def awaiting_payment(tenant: Tenant, quantity: int = 1, role: Role = Role.BUYER)
 
 
 def deliver(client: FlaskClient, fake: FakeStripe, event_type: str, object_id: str, **kwargs: Any):
+    """Post a signed event as Stripe would, then let the scheduler do the work it queued."""
+    response = post_event(client, fake, event_type, object_id, **kwargs)
+    scheduler.drain(client.application)
+    return response
+
+
+def post_event(
+    client: FlaskClient, fake: FakeStripe, event_type: str, object_id: str, **kwargs: Any
+):
     body, headers = fake.event(event_type, object_id, **kwargs)
     return client.post(
         "/webhooks/stripe", data=body, headers=headers, content_type="application/json"
     )
+
+
+def last_outcome(unscoped) -> str:
+    """What the scheduler made of the newest Stripe event."""
+    with unscoped():
+        return db.session.scalar(select(StripeEvent.outcome).order_by(StripeEvent.id.desc()))
 
 
 @dataclass(frozen=True)

@@ -90,7 +90,7 @@ def test_the_vendor_filters_by_servlet(client, tenant_a, unscoped):
     assert "Alpha Onboarding" not in filtered
 
 
-def test_the_order_form_pdf_reads_as_a_mini_sow(client, tenant_a, unscoped):
+def test_the_order_form_pdf_reads_as_a_mini_sow(client, tenant_a, unscoped, run_jobs):
     with unscoped():
         servlet_id = factories.offered_servlet(
             tenant_a, title="CRM Health Check", intake_questions=factories.ALL_QUESTIONS
@@ -99,6 +99,10 @@ def test_the_order_form_pdf_reads_as_a_mini_sow(client, tenant_a, unscoped):
         order_id = factories.place(
             tenant_a, answers={line_id: factories.GOOD_ANSWERS}, po_number="PO-9931"
         )
+    sign_in(client, tenant_a.people[Role.BUYER])
+    assert "being prepared" in client.get(f"/orders/{order_id}").data.decode()
+    assert client.get(f"/orders/{order_id}/form.pdf").status_code == 404
+    run_jobs()
     for role in (Role.BUYER, Role.VIEWER, Role.ADMIN, Role.FINANCE):
         sign_in(client, tenant_a.people[role])
         response = client.get(f"/orders/{order_id}/form.pdf")

@@ -181,7 +181,7 @@ class TestWithStripeKeys:
 
 
 def test_every_outgoing_stripe_post_carries_our_idempotency_key(
-    app, client, stripe_fake, tenant_a, unscoped
+    app, client, stripe_fake, tenant_a, unscoped, run_jobs
 ):
     """A whole life: pay, a second attempt, a refund, a cancellation refund and an expiry."""
     app.config.update(stripe_fake.app_config)
@@ -197,6 +197,7 @@ def test_every_outgoing_stripe_post_carries_our_idempotency_key(
     client.post(f"/orders/{cancelled.order_id}/cancel", data={"reason": "Customer asked"})
     sign_in(client, tenant_a.people[Role.BUYER])
     client.post(f"/orders/{abandoned.order_id}/cancel", data={"reason": ""})
+    run_jobs()
     posts = stripe_fake.posts()
     assert {post.path.split("/")[2] for post in posts} >= {"checkout", "refunds"}
     assert any(post.path.endswith("/expire") for post in posts)
