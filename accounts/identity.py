@@ -1,8 +1,8 @@
 """The signed-in user as plain values, read with one Core statement per request.
 
-Every signed-in request needs the user, their memberships and those memberships'
-organisations and vendors. Loading them as ORM objects cost more than the rest of a cached
-catalog page; reading the columns with one prebuilt statement and keeping them in frozen
+Every signed-in request needs its server-side session, the user, their memberships and those
+memberships' organisations and vendors. Loading them as ORM objects cost more than the rest
+of a cached catalog page; reading the columns with one prebuilt statement and keeping them in frozen
 dataclasses costs a third of that. Nothing here is attached to a session, so nothing can be
 changed through it by mistake: services that change a user or a membership load their own.
 """
@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import Row, and_, bindparam, select
 
-from accounts.models import Membership, Organization, User
+from accounts.models import Membership, Organization, User, UserSession
+from core.db import utcnow
 from core.extensions import db
 from core.permissions import OrgKind, Role
 from core.tenancy import all_tenants
@@ -59,6 +60,8 @@ class SignedInUser:
     active: bool
     security_stamp: str
     memberships: tuple[MembershipSnapshot, ...]
+    session_id: int  # the ``UserSession`` row this browser signed in with
+    session_key: str
     membership: MembershipSnapshot | None = None
 
     @property
@@ -84,10 +87,10 @@ class SignedInUser:
         return self.active
 
     def get_id(self) -> str:
-        return f"{self.id}.{self.security_stamp}"
+        return self.session_key
 
 
-_user, _membership = User.__table__, Membership.__table__
+_session, _user, _membership = UserSession.__table__, User.__table__, Membership.__table__
 _organization = Organization.__table__.alias("organization")
 _vendor = Organization.__table__.alias("vendor")
 _ORGANIZATION_COLUMNS = ("id", "name", "kind", "active", "currency", "catalog_revision")
@@ -95,6 +98,7 @@ _ORGANIZATION_COLUMNS = ("id", "name", "kind", "active", "currency", "catalog_re
 # Built once: building a statement costs as much as running this one.
 _IDENTITY = (
     select(
+        _session.c.id.label("session_id"),
         _user.c.id,
         _user.c.email,
         _user.c.name,
@@ -109,19 +113,32 @@ _IDENTITY = (
         *(_vendor.c[c].label(f"vendor_org_{c}") for c in _ORGANIZATION_COLUMNS),
     )
     .select_from(
-        _user.outerjoin(_membership, _membership.c.user_id == _user.c.id)
+        # A session whose stamp is not the user's any more (the password changed) finds no one.
+        _session.join(
+            _user,
+            and_(
+                _user.c.id == _session.c.user_id,
+                _user.c.security_stamp == _session.c.security_stamp,
+            ),
+        )
+        .outerjoin(_membership, _membership.c.user_id == _user.c.id)
         .outerjoin(_organization, _organization.c.id == _membership.c.organization_id)
         .outerjoin(_vendor, _vendor.c.id == _membership.c.vendor_id)
     )
-    .where(_user.c.id == bindparam("user_id"))
+    .where(
+        _session.c.key_hash == bindparam("key_hash"),
+        _session.c.expires_at > bindparam("now", type_=_session.c.expires_at.type),
+    )
     .order_by(_membership.c.id)
 )
 
 
-def load_identity(user_id: int) -> SignedInUser | None:
-    """The user with all their memberships, or ``None`` when there is no such user."""
+def load_identity(session_key: str) -> SignedInUser | None:
+    """The user of this live session with all their memberships, or ``None`` when the session
+    was ended (signed out, expired, password changed) or never existed."""
+    values = {"key_hash": UserSession.hash_key(session_key), "now": utcnow()}
     with all_tenants():
-        rows = db.session.execute(_IDENTITY, {"user_id": user_id}).all()
+        rows = db.session.execute(_IDENTITY, values).all()
     if not rows:
         return None
     first = rows[0]
@@ -132,6 +149,8 @@ def load_identity(user_id: int) -> SignedInUser | None:
         active=first.active,
         security_stamp=first.security_stamp,
         memberships=tuple(_membership_of(row) for row in rows if row.membership_id is not None),
+        session_id=first.session_id,
+        session_key=session_key,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from datetime import datetime
 from decimal import Decimal
@@ -38,6 +39,8 @@ class User(IdMixin, TimestampMixin, db.Model):
     # A user who has just signed in acts through no membership until the next request, where
     # ``accounts.identity.SignedInUser`` stands for them.
     membership = None
+    # Set for the request that signs the user in (``accounts.views.sign_in``).
+    session_key = None
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password, method="scrypt")
@@ -60,7 +63,11 @@ class User(IdMixin, TimestampMixin, db.Model):
         return False
 
     def get_id(self) -> str:
-        return f"{self.id}.{self.security_stamp}"
+        """What Flask-Login keeps in the cookie: the key of the server-side session that
+        ``accounts.services.start_session`` opened, never the user's id."""
+        if self.session_key is None:
+            raise RuntimeError("sign users in through accounts.services.start_session")
+        return self.session_key
 
     @property
     def display_name(self) -> str:
@@ -126,3 +133,21 @@ class Membership(IdMixin, TenantMixin, TimestampMixin, db.Model):
     organization: Mapped[Organization] = relationship(
         back_populates="memberships", foreign_keys=[organization_id]
     )
+
+
+class UserSession(IdMixin, TimestampMixin, db.Model):
+    """One signed-in browser. The cookie carries a random key; this row holds only its hash,
+    so signing out (deleting the row) ends that browser's session on the server, and a copy of
+    the cookie made before is worth nothing. The user's security stamp at sign-in is kept too:
+    a password change rotates the stamp and so ends every session of the user at once."""
+
+    __tablename__ = "user_session"
+
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"), index=True)
+    key_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    security_stamp: Mapped[str] = mapped_column(sa.String(32))
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+    @staticmethod
+    def hash_key(key: str) -> str:
+        return hashlib.sha256(key.encode()).hexdigest()

@@ -3,14 +3,16 @@ memberships and vendor settings. Each checks permission, validates, audits and c
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from flask import url_for
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, or_, select
 
-from accounts.models import Membership, Organization, User
+from accounts.models import Membership, Organization, User, UserSession
 from accounts.tokens import Purpose, make_token, user_for_token
 from core import audit
 from core.db import utcnow
@@ -34,24 +36,93 @@ def find_user(email: str) -> User | None:
 
 def authenticate(email: str, password: str) -> User | None:
     """The user these credentials belong to, or ``None``; a failure is audited without
-    saying whether the address exists."""
+    saying whether the address exists (to the person signing in)."""
     user = find_user(email)
     if user is not None and user.active and user.check_password(password):
         return user
-    audit.record(
-        "user.sign_in_failed",
-        object_type="user",
-        object_id=user.id if user else None,
-        actor_email=normalise_email(email)[:254],
-    )
+    _record_failed_sign_in(email, user)
     db.session.commit()
     return None
 
 
-def record_sign_in(user: User) -> None:
+def _record_failed_sign_in(email: str, user: User | None) -> None:
+    """One event under each vendor the user belongs to, so every tenant's admin sees the
+    attempts on its people; an unknown address has no tenant and is recorded under none."""
+    vendor_ids: list[int | None] = [None]
+    if user is not None:
+        with all_tenants():
+            vendor_ids = list(
+                db.session.scalars(
+                    select(Membership.vendor_id)
+                    .where(Membership.user_id == user.id)
+                    .distinct()
+                    .order_by(Membership.vendor_id)
+                )
+            ) or [None]
+    for vendor_id in vendor_ids:
+        audit.record(
+            "user.sign_in_failed",
+            vendor_id=vendor_id,
+            object_type="user",
+            object_id=user.id if user else None,
+            actor_email=normalise_email(email)[:254],
+        )
+
+
+# How long a session lasts at most after sign-in, however active: a copied cookie stops
+# working by then even if its browser never signs out.
+SESSION_LIFETIME = timedelta(days=14)
+
+
+def open_session(user: User) -> str:
+    """Add a server-side session of ``user`` (the caller commits); returns the key its cookie
+    will carry. Only the key's hash is stored."""
+    key = secrets.token_urlsafe(32)
+    db.session.add(
+        UserSession(
+            user_id=user.id,
+            key_hash=UserSession.hash_key(key),
+            security_stamp=user.security_stamp,
+            expires_at=utcnow() + SESSION_LIFETIME,
+        )
+    )
+    return key
+
+
+def start_session(user: User) -> str:
+    """Record a successful sign-in and open its session; returns the session's key."""
+    key = open_session(user)
     user.last_sign_in_at = utcnow()
     audit.record("user.signed_in", user, actor_id=user.id, actor_email=user.email)
     db.session.commit()
+    return key
+
+
+def end_session(user_session_id: int) -> None:
+    """Sign one browser out on the server. The user's other browsers stay signed in: signing
+    out of a shared computer should not end the session on one's own laptop."""
+    db.session.execute(delete(UserSession).where(UserSession.id == user_session_id))
+    audit.record("user.signed_out", object_type="user_session", object_id=user_session_id)
+    db.session.commit()
+
+
+def end_stale_sessions() -> int:
+    """Delete sessions that can no longer be used: expired, opened before the user's password
+    changed, or of a deactivated user (so reactivating them revives no old cookie); how many."""
+    still_usable = (
+        select(User.id)
+        .where(
+            User.id == UserSession.user_id,
+            User.security_stamp == UserSession.security_stamp,
+            User.active.is_(True),
+        )
+        .exists()
+    )
+    result = db.session.execute(
+        delete(UserSession).where(or_(UserSession.expires_at <= utcnow(), ~still_usable))
+    )
+    db.session.commit()
+    return result.rowcount
 
 
 # --- passwords ----------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 """Who is signed in and which membership they act through, loaded once per request.
 
-The user loader checks the security stamp in the session id, so changing a password or
-deactivating a user ends every other session. The chosen membership sets the request's
-tenant scope; without a usable membership the user is signed out.
+The cookie carries the key of a server-side session (``accounts.models.UserSession``); the
+user loader finds the user through it in one statement. A session ends when its browser signs
+out (the row is deleted), when it expires, when the user's password changes (the stamp the row
+was opened with no longer matches) or when the user is deactivated. The chosen membership sets
+the request's tenant scope; without a usable membership the user is signed out.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from flask_login import current_user, logout_user
 
 from accounts import bp
 from accounts.identity import MembershipSnapshot, SignedInUser, load_identity
+from accounts.services import end_session
 from core.extensions import login_manager
 from core.tenancy import set_request_scope
 
@@ -22,19 +25,18 @@ MEMBERSHIP_KEY = "membership_id"
 login_manager.login_view = "accounts.sign_in"
 login_manager.login_message = "Please sign in to continue."
 login_manager.login_message_category = "info"
-# Sessions end through the security stamp (password change, deactivation, sign-out elsewhere).
-# Flask-Login's IP and user-agent check would only mark a session "not fresh", which nothing
-# here uses, at the price of a SHA-512 per request and a longer cookie to verify.
+# Sessions end on the server (see above). Flask-Login's IP and user-agent check would only mark
+# a session "not fresh", which nothing here uses, at the price of a SHA-512 per request and a
+# longer cookie to verify.
 login_manager.session_protection = None
 
 
 @login_manager.user_loader
-def load_user(session_id: str) -> SignedInUser | None:
-    user_id, _, stamp = session_id.partition(".")
-    if not user_id.isdigit():
+def load_user(session_key: str) -> SignedInUser | None:
+    if not session_key or len(session_key) > 64:  # issued keys are 43 characters
         return None
-    user = load_identity(int(user_id))
-    if user is None or not user.active or user.security_stamp != stamp:
+    user = load_identity(session_key)
+    if user is None or not user.active:
         return None
     return replace(user, membership=choose_membership(user, session.get(MEMBERSHIP_KEY)))
 
@@ -52,6 +54,7 @@ def scope_request_to_tenant() -> None:
         return
     membership = current_user.membership
     if membership is None:
+        end_session(current_user.session_id)  # a copy of the cookie must not outlive this
         logout_user()
         session.clear()
         flash(

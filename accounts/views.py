@@ -2,30 +2,31 @@
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+import unicodedata
+from urllib.parse import urlsplit
+
+from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user, logout_user
 
-from accounts import admin_views, bp, cli, seed, services  # noqa: F401  (register routes, CLI, seeder)
+from accounts import (  # noqa: F401  (they register routes, CLI commands, jobs and seeders)
+    admin_views,
+    bp,
+    cli,
+    jobs,
+    seed,
+    services,
+    sign_in_limits,
+)
 from accounts.forms import AcceptInvitationForm, ForgotPasswordForm, NewPasswordForm, SignInForm
 from accounts.session import MEMBERSHIP_KEY
 from accounts.tokens import Purpose, user_for_token
 from core.errors import ServiceError
-from core.extensions import limiter
 from core.permissions import requires
 
 
-def _failed_sign_in(response: object) -> bool:
-    """Only refused sign-ins count against the limit (a success redirects)."""
-    return getattr(response, "status_code", 200) != 302
-
-
-def _sign_in_limit() -> str:
-    return current_app.config["SIGN_IN_RATE_LIMIT"]
-
-
 @bp.route("/sign-in", methods=["GET", "POST"])
-@limiter.limit(_sign_in_limit, methods=["POST"], deduct_when=_failed_sign_in)
+@sign_in_limits.limited
 def sign_in() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(url_for("accounts.home"))
@@ -37,22 +38,36 @@ def sign_in() -> ResponseReturnValue:
         else:
             # A fresh session on sign-in: nothing planted before it survives (fixation).
             session.clear()
+            user.session_key = services.start_session(user)
             login_user(user)
-            services.record_sign_in(user)
-            return redirect(_safe_next(request.args.get("next")))
+            response = redirect(_safe_next(request.args.get("next")))
+            sign_in_limits.remember_browser(response, user.email)
+            return response
     return render_template("accounts/sign_in.html", form=form)
 
 
 def _safe_next(target: str | None) -> str:
-    """Only same-site paths, so the sign-in page cannot bounce users elsewhere."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("accounts.home")
+    r"""Only a path of this site, so the sign-in page cannot bounce anyone elsewhere.
+
+    Browsers drop tabs and newlines from URLs and read a backslash as a slash, so
+    ``/<tab>/evil.example`` or ``/\evil.example`` would reach another host: refuse any
+    control character, whitespace or backslash, and anything with a scheme or a host.
+    """
+    home = url_for("accounts.home")
+    if not target or len(target) > 2048 or not target.startswith("/"):
+        return home
+    if "\\" in target or any(c.isspace() or unicodedata.category(c)[0] == "C" for c in target):
+        return home
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith("//"):
+        return home
+    return target
 
 
 @bp.post("/sign-out")
 @login_required
 def sign_out() -> ResponseReturnValue:
+    services.end_session(current_user.session_id)
     logout_user()
     session.clear()
     flash("You are signed out.", "info")

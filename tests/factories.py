@@ -9,6 +9,7 @@ from itertools import count
 from werkzeug.security import generate_password_hash
 
 from accounts.models import Membership, Organization, User
+from accounts.services import open_session
 from core.extensions import db
 from core.permissions import ROLES_BY_KIND, OrgKind, Role
 
@@ -26,7 +27,7 @@ class Person:
     organization_id: int
     vendor_id: int
     role: Role
-    session_id: str
+    session_id: str  # the key of a server-side session opened for tests' ``sign_in``
 
 
 @dataclass
@@ -49,6 +50,8 @@ def person(org: Organization, role: Role, email: str | None = None) -> Person:
     user = User(email=email, name=f"{role.label} of {org.name}", password_hash=PASSWORD_HASH)
     membership = Membership(user=user, organization=org, role=role, vendor_id=org.tenant_id)
     db.session.add_all([user, membership])
+    db.session.flush()
+    session_key = open_session(user)
     db.session.commit()
     return Person(
         user_id=user.id,
@@ -57,7 +60,7 @@ def person(org: Organization, role: Role, email: str | None = None) -> Person:
         organization_id=org.id,
         vendor_id=org.tenant_id,
         role=role,
-        session_id=user.get_id(),
+        session_id=session_key,
     )
 
 
