@@ -28,8 +28,9 @@ def audit_events(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> Select[tuple[AuditEvent]]:
-    """The vendor's audit trail, newest first. Audit rows of failed sign-ins carry no vendor
-    (the address may not exist) and so appear to no tenant."""
+    """The vendor's audit trail, newest first. It includes failed sign-ins as its people and
+    refused attempts on its objects by anyone; failed sign-ins as unknown addresses carry no
+    vendor and so appear to no tenant."""
     stmt = select(AuditEvent).where(AuditEvent.vendor_id == vendor_id)
     if action:
         stmt = stmt.where(AuditEvent.action.contains(action, autoescape=True))

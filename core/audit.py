@@ -16,6 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import IdMixin, utcnow
 from core.extensions import db
+from core.tenancy import owning_vendor
 
 
 class AuditEvent(IdMixin, db.Model):
@@ -77,15 +78,28 @@ def record(
     return event
 
 
-def record_denied(object_type: str, object_id: int | None) -> None:
-    """Record a refused access in its own transaction (the request itself changes nothing)."""
+def record_denied(
+    object_type: str, object_id: int | None, details: dict[str, Any] | None = None
+) -> None:
+    """Record a refused access in its own transaction (the request itself changes nothing).
+
+    The event goes to the actor's own tenant, whose admin sees what its people try, and when
+    the object belongs to another tenant, to that tenant as well, whose admin sees the probe.
+    The actor's own event reads the same whether the object exists or not.
+    """
     db.session.rollback()
-    record(
-        "access.denied",
-        object_type=object_type,
-        object_id=object_id,
-        changes={"path": request.path} if has_request_context() else {},
-    )
+    changes = {"path": request.path} if has_request_context() else {}
+    changes.update(details or {})
+    own = record("access.denied", object_type=object_type, object_id=object_id, changes=changes)
+    owner = owning_vendor(object_type, object_id) if object_id is not None else None
+    if owner is not None and owner != own.vendor_id:
+        record(
+            "access.denied",
+            vendor_id=owner,
+            object_type=object_type,
+            object_id=object_id,
+            changes=dict(changes),
+        )
     db.session.commit()
 
 

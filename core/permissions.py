@@ -16,6 +16,7 @@ from core.audit import record_denied
 from core.db import LabelledEnum
 from core.errors import NotAllowed
 from core.extensions import db, login_manager
+from core.tenancy import holds_tenant_data
 
 
 class OrgKind(StrEnum):
@@ -91,7 +92,9 @@ def requires(*roles: Role) -> Callable[[F], F]:
             actor = current_actor()
             if kwargs and roles and actor is not None and actor.role not in roles:
                 # A route about one object hides whether it exists from those who may not see it.
-                record_denied(request.endpoint or request.path, None)
+                endpoint = request.endpoint or request.path
+                object_type, object_id = _object_in_route(kwargs) or (endpoint, None)
+                record_denied(object_type, object_id, {"endpoint": endpoint})
                 abort(404)
             require(actor, *roles)
             return view(*args, **kwargs)
@@ -100,6 +103,16 @@ def requires(*roles: Role) -> Callable[[F], F]:
         return wrapped  # type: ignore[return-value]
 
     return decorator
+
+
+def _object_in_route(view_args: dict[str, Any]) -> tuple[str, int] | None:
+    """The object a route is about, read from its first ``<table>_id`` argument (``order_id``
+    → order #id), for the audit trail; ``None`` when no argument names a tenant's table."""
+    for name, value in view_args.items():
+        table = name.removesuffix("_id")
+        if table != name and isinstance(value, int) and holds_tenant_data(table):
+            return table, value
+    return None
 
 
 M = TypeVar("M")

@@ -16,10 +16,11 @@ from functools import lru_cache
 from typing import Any, Final
 
 from flask import g, has_request_context
-from sqlalchemy import event, or_
+from sqlalchemy import event, func, or_, select
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
-from core.db import TenantMixin
+from core.db import Base, TenantMixin
+from core.extensions import db
 
 
 class TenancyError(RuntimeError):
@@ -109,3 +110,32 @@ def _scope_options(vendor_id: int) -> tuple[Any, ...]:
         for root in _scoped_roots
     ]
     return (tenant_data, *roots)
+
+
+def owning_vendor(table_name: str, object_id: int) -> int | None:
+    """The vendor whose data the row ``object_id`` of ``table_name`` is, across all tenants;
+    ``None`` when there is no such row or the table holds no tenant data. For the audit trail
+    of refused access: the tenant whose object was probed should see the attempt."""
+    owner = _owner_columns().get(table_name)
+    if owner is None:
+        return None
+    table, column = owner
+    with tenant_scope(ALL_TENANTS):
+        return db.session.scalar(select(column).where(table.c.id == object_id))
+
+
+def holds_tenant_data(table_name: str) -> bool:
+    return table_name in _owner_columns()
+
+
+@lru_cache(maxsize=1)
+def _owner_columns() -> dict[str, tuple[Any, Any]]:
+    """Table name → (table, the column naming its vendor), for every tenant-owned table."""
+    owners: dict[str, tuple[Any, Any]] = {}
+    for mapper in Base.registry.mappers:
+        cls, table = mapper.class_, mapper.local_table
+        if issubclass(cls, TenantMixin):
+            owners[table.name] = (table, table.c.vendor_id)
+        elif cls in _scoped_roots:  # a vendor owns itself
+            owners[table.name] = (table, func.coalesce(table.c.vendor_id, table.c.id))
+    return owners
