@@ -10,7 +10,7 @@ from typing import Any
 from flask import Flask
 
 from core import config as settings
-from core import scheduler
+from core import scheduler, security_headers
 from core.extensions import bootstrap, csrf, db, limiter, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +41,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     login_manager.init_app(app)
     limiter.init_app(app)
     bootstrap.init_app(app)
+    security_headers.init_app(app)
 
     for area in AREAS:
         import_module(f"{area}.views")

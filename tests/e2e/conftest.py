@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import flask_migrate
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 from werkzeug.serving import make_server
 
 from accounts.seed import DEMO_PASSWORD
@@ -56,6 +56,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
             "OUTBOX_PAGE": True,
             "MAIL_SERVER": "",
             "RATELIMIT_STORAGE_URI": "memory://",
+            "SCHEDULER_IN_PROCESS": True,  # as in make run: mail and PDFs go out by themselves
         }
     )
     with app.app_context():
@@ -87,11 +88,21 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser, live_server: LiveServer) -> Iterator[Page]:
+    """A fresh browser context; the test fails if any page broke the Content-Security-Policy
+    (Chromium reports a refused script, style or image on the console)."""
     context = browser.new_context(base_url=live_server.url)
     context.set_default_timeout(10_000)
     page = context.new_page()
+    violations: list[str] = []
+
+    def note_violation(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            violations.append(f"{page.url}: {message.text}")
+
+    page.on("console", note_violation)
     yield page
     context.close()
+    assert not violations, "\n".join(violations)
 
 
 def sign_in(page: Page, email: str, password: str = DEMO_PASSWORD) -> None:
