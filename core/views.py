@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask import abort, current_app, render_template, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select, text
+from flask_login import current_user
+from sqlalchemy import or_, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from core import (  # noqa: F401  (they register hooks and routes on bp)
@@ -18,6 +19,7 @@ from core.errors import register_error_handlers
 from core.extensions import db, limiter
 from core.mail import OutboxEmail
 from core.pagination import paginate
+from core.permissions import Role, requires
 from core.scheduler import scheduler_cli
 
 bp.cli.add_command(demo_cli)
@@ -53,13 +55,24 @@ def healthz() -> ResponseReturnValue:
 
 
 def outbox_enabled() -> bool:
-    """The outbox page shows every queued email, reset links included: development only."""
+    """The outbox page shows queued emails, reset links included: development only."""
     return bool(current_app.debug or current_app.config.get("OUTBOX_PAGE"))
 
 
 @bp.get("/dev/outbox")
 def outbox() -> ResponseReturnValue:
     if not outbox_enabled():
-        abort(404)
-    page = paginate(select(OutboxEmail).order_by(OutboxEmail.id.desc()), 20)
-    return render_template("core/outbox.html", page=page)
+        abort(404)  # before asking anyone to sign in: outside development it does not exist
+    return _outbox_of_current_user()
+
+
+@requires()
+def _outbox_of_current_user() -> ResponseReturnValue:
+    """The signed-in user's own mail; a vendor admin also sees its tenant's mail. Never anyone
+    else's: a password-reset link in it opens their account."""
+    membership = current_user.membership
+    visible = OutboxEmail.recipient == current_user.email
+    if membership.role is Role.ADMIN:
+        visible = or_(visible, OutboxEmail.vendor_id == membership.vendor_id)
+    page = paginate(select(OutboxEmail).where(visible).order_by(OutboxEmail.id.desc()), 20)
+    return render_template("core/outbox.html", page=page, tenant_mail=membership.role is Role.ADMIN)
