@@ -18,6 +18,7 @@ from flask_migrate import upgrade
 from sqlalchemy import Engine, event, func, select
 
 from accounts.models import Membership, Organization, User
+from accounts.services import open_session
 from bench.server import gunicorn, session_cookie, wrk
 from catalog import catalogs, services
 from catalog.content import ServletContent
@@ -92,10 +93,11 @@ def catalog_queries(database_url: str) -> tuple[int, int]:
     with app.app_context():
         with all_tenants():
             user = db.session.scalar(select(User).where(User.email == BUYER))
-            session_id = user.get_id()
+            session_key = open_session(user)
+            db.session.commit()
         engine = db.engine
     with client.session_transaction() as session:
-        session["_user_id"] = session_id
+        session["_user_id"] = session_key
     return _statements(client, engine), _statements(client, engine)
 
 

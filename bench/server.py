@@ -1,4 +1,5 @@
-"""Serve the app with gunicorn on loopback and drive it with wrk, for ``make bench``."""
+"""Serve the app with gunicorn on loopback, run its scheduler beside it and drive it with wrk,
+for ``make bench``."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = Path(sys.executable).parent / "gunicorn"
+FLASK = Path(sys.executable).parent / "flask"
 
 
 def free_port() -> int:
@@ -54,6 +56,25 @@ def gunicorn(env: dict[str, str], workers: int = 2) -> Iterator[str]:
         process.wait(timeout=10)
 
 
+@contextmanager
+def scheduler(env: dict[str, str], log: Path) -> Iterator[None]:
+    """``flask scheduler run`` as a process of its own (as in production), its output in
+    ``log``; stopped on leaving."""
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [str(FLASK), "--app", "wsgi", "scheduler", "run"],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
 def _wait_until_up(url: str, timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -73,7 +94,8 @@ def session_cookie(base: str, email: str, password: str) -> str:
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
     body = urllib.parse.urlencode({"csrf_token": token, "email": email, "password": password})
     opener.open(base + "/sign-in", data=body.encode())
-    cookies = "; ".join(f"{c.name}={c.value}" for c in jar)
+    # What a browser sends with a page: not the known-browser cookie, which is for /sign-in.
+    cookies = "; ".join(f"{c.name}={c.value}" for c in jar if c.path == "/")
     if "session=" not in cookies:
         raise RuntimeError("sign-in failed")
     return cookies
