@@ -31,7 +31,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "RATELIMIT_STORAGE_URI", "memory://", "Rate-limit store; redis://... with several hosts."
     ),
-    Setting("SIGN_IN_RATE_LIMIT", "5 per minute", "Failed sign-ins allowed per address."),
+    Setting(
+        "SIGN_IN_RATE_LIMIT", "5 per minute", "Failed sign-ins allowed per address and account."
+    ),
     Setting("TOKEN_MAX_AGE_HOURS", "24", "Lifetime of password-reset and invitation links."),
     Setting(
         "SESSION_COOKIE_SECURE", "true unless debug", "Send the session cookie over HTTPS only."
