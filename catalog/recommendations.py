@@ -1,7 +1,8 @@
 """CSM recommendations: proposing a servlet to a customer and the life of that proposal.
 
-The states are data (``TRANSITIONS``) and every move goes through ``_transition``, which
-checks the table, stamps the time and audits. ``mark_ordered`` is for the ordering area.
+The states are data (``RECOMMENDATION_LIFE``) and every move goes through
+``core.states.transition``, which checks the table and the mover, stamps, audits and signals.
+``mark_ordered`` is for the ordering area.
 """
 
 from __future__ import annotations
@@ -21,43 +22,40 @@ from catalog.models import (
     VersionState,
     visible_servlet_ids,
 )
-from core import audit
+from core import audit, states
 from core.db import utcnow
 from core.errors import InvalidTransition, NotFound, ServiceError
 from core.extensions import db
 from core.permissions import Actor, OrgKind, Role, require
+from core.states import SYSTEM, StateMachine
 
 State = RecommendationState
 RECOMMENDERS = (Role.ADMIN, Role.CSM)
 CUSTOMER_DECIDERS = (Role.BUYER, Role.APPROVER)
 
-TRANSITIONS: dict[RecommendationState, set[RecommendationState]] = {
-    State.PROPOSED: {State.VIEWED, State.ORDERED, State.DECLINED, State.EXPIRED},
-    State.VIEWED: {State.ORDERED, State.DECLINED, State.EXPIRED},
-    State.ORDERED: set(),
-    State.DECLINED: set(),
-    State.EXPIRED: set(),
-}
-
-
-def _transition(recommendation: Recommendation, to: RecommendationState, **changes: object) -> None:
-    if to not in TRANSITIONS[recommendation.state]:
-        raise InvalidTransition(
-            f"This recommendation is {recommendation.state.label.lower()}; "
-            f"it cannot become {to.label.lower()}."
-        )
-    now = utcnow()
-    before = recommendation.state
-    recommendation.state = to
-    if to == State.VIEWED:
-        recommendation.viewed_at = now
-    else:
-        recommendation.closed_at = now
-    audit.record(
-        f"recommendation.{to.value}",
-        recommendation,
-        changes={"state": [before.value, to.value], **changes},
-    )
+# A customer's buyer or approver opens, orders or declines; a viewer only reads. An order
+# confirmed from a recommendation (ordering, SYSTEM) and the expiry job close it too.
+DECIDERS = frozenset(CUSTOMER_DECIDERS)
+RECOMMENDATION_LIFE = StateMachine(
+    "recommendation",
+    RecommendationState,
+    initial=frozenset({State.PROPOSED}),
+    moves={
+        (State.PROPOSED, State.VIEWED): DECIDERS,
+        (State.PROPOSED, State.ORDERED): DECIDERS | {SYSTEM},
+        (State.PROPOSED, State.DECLINED): DECIDERS,
+        (State.PROPOSED, State.EXPIRED): DECIDERS | {SYSTEM},
+        (State.VIEWED, State.ORDERED): DECIDERS | {SYSTEM},
+        (State.VIEWED, State.DECLINED): DECIDERS,
+        (State.VIEWED, State.EXPIRED): DECIDERS | {SYSTEM},
+    },
+    stamps={
+        State.VIEWED: "viewed_at",
+        State.ORDERED: "closed_at",
+        State.DECLINED: "closed_at",
+        State.EXPIRED: "closed_at",
+    },
+)
 
 
 def recommend(
@@ -140,9 +138,9 @@ def mark_viewed(actor: Actor, recommendation: Recommendation) -> None:
     require(actor, *CUSTOMER_DECIDERS)
     _own(actor, recommendation)
     if _due(recommendation, utcnow()):
-        _transition(recommendation, State.EXPIRED)
+        states.transition(RECOMMENDATION_LIFE, recommendation, State.EXPIRED, actor)
     elif recommendation.state == State.PROPOSED:
-        _transition(recommendation, State.VIEWED)
+        states.transition(RECOMMENDATION_LIFE, recommendation, State.VIEWED, actor)
     else:
         return
     db.session.commit()
@@ -158,7 +156,7 @@ def decline(actor: Actor, recommendation: Recommendation, reason: str) -> None:
         raise ServiceError("Reason: at most 1,000 characters.")
     if _due(recommendation, utcnow()):
         raise InvalidTransition("This recommendation has expired.")
-    _transition(recommendation, State.DECLINED, reason=reason)
+    states.transition(RECOMMENDATION_LIFE, recommendation, State.DECLINED, actor, reason)
     recommendation.decline_reason = reason
     db.session.commit()
 
@@ -167,7 +165,7 @@ def mark_ordered(actor: Actor, recommendation: Recommendation) -> None:
     """The customer ordered the recommended servlet (called by the ordering area)."""
     require(actor, *CUSTOMER_DECIDERS)
     _own(actor, recommendation)
-    _transition(recommendation, State.ORDERED)
+    states.transition(RECOMMENDATION_LIFE, recommendation, State.ORDERED, actor)
     db.session.commit()
 
 
@@ -179,7 +177,9 @@ def close_as_ordered(recommendation: Recommendation, order_reference: str) -> bo
     """
     if not recommendation.is_open:
         return False
-    _transition(recommendation, State.ORDERED, order=order_reference)
+    states.transition(
+        RECOMMENDATION_LIFE, recommendation, State.ORDERED, None, order=order_reference
+    )
     return True
 
 
@@ -204,7 +204,7 @@ def expire_due(now: datetime | None = None) -> int:
     for recommendation in due:
         # Re-check in the row we hold: another worker may have moved it meanwhile.
         if _due(recommendation, now):
-            _transition(recommendation, State.EXPIRED)
+            states.transition(RECOMMENDATION_LIFE, recommendation, State.EXPIRED, None)
     db.session.commit()
     return len(due)
 

@@ -20,6 +20,7 @@ from core.db import (
 )
 from core.extensions import db
 from core.permissions import CUSTOMER_ROLES, Actor, Role
+from core.states import SYSTEM, StateMachine
 from ordering.models import OrderLine
 
 # Vendor roles that see every engagement of their tenant (consultants will see their own
@@ -45,6 +46,33 @@ class EngagementState(LabelledEnum):
 # started). Everything else is work under way or finished.
 NOT_STARTED = (EngagementState.REQUESTED,)
 CLOSED = (EngagementState.ACCEPTED, EngagementState.CANCELLED)
+
+_E = EngagementState
+_WORKERS = frozenset({Role.DELIVERY_MANAGER, Role.CONSULTANT, Role.PARTNER_CONSULTANT})
+_CUSTOMER = frozenset({Role.BUYER, Role.APPROVER})
+_STOPPERS = frozenset({Role.DELIVERY_MANAGER, Role.ADMIN, SYSTEM})
+_OPEN = (_E.REQUESTED, _E.SCHEDULED, _E.IN_PROGRESS, _E.DELIVERED, _E.ON_HOLD)
+
+# The delivery manager schedules; whoever works on it starts and delivers; the customer
+# accepts or asks for rework (or the auto-accept job, SYSTEM, accepts for it); the delivery
+# manager or admin holds or cancels any open engagement, as does a cancelled order (SYSTEM).
+ENGAGEMENT_LIFE = StateMachine(
+    "engagement",
+    EngagementState,
+    initial=frozenset({_E.REQUESTED}),
+    moves={
+        (_E.REQUESTED, _E.SCHEDULED): frozenset({Role.DELIVERY_MANAGER}),
+        (_E.SCHEDULED, _E.IN_PROGRESS): _WORKERS,
+        (_E.IN_PROGRESS, _E.DELIVERED): _WORKERS,
+        (_E.DELIVERED, _E.ACCEPTED): _CUSTOMER | {SYSTEM},
+        (_E.DELIVERED, _E.IN_PROGRESS): _CUSTOMER,
+        (_E.ON_HOLD, _E.SCHEDULED): frozenset({Role.DELIVERY_MANAGER}),
+        (_E.ON_HOLD, _E.IN_PROGRESS): frozenset({Role.DELIVERY_MANAGER}),
+        **{(state, _E.ON_HOLD): _STOPPERS - {SYSTEM} for state in _OPEN[:-1]},
+        **{(state, _E.CANCELLED): _STOPPERS for state in _OPEN},
+    },
+    stamps={_E.REQUESTED: "requested_at", _E.CANCELLED: "cancelled_at"},
+)
 
 
 class Engagement(IdMixin, TenantMixin, TimestampMixin, db.Model):

@@ -15,13 +15,13 @@ from sqlalchemy import select
 
 from accounts.models import Membership, Organization, User
 from catalog.models import ServletVersion
-from core import audit
+from core import audit, states
 from core.db import utcnow
 from core.extensions import db
 from core.mail import send_mail
 from core.permissions import Role
 from delivery.calendar import add_business_days
-from delivery.models import CLOSED, NOT_STARTED, Engagement, EngagementState
+from delivery.models import CLOSED, ENGAGEMENT_LIFE, NOT_STARTED, Engagement, EngagementState
 from ordering import signals
 from ordering.models import Order, OrderLine
 
@@ -126,19 +126,11 @@ def _of_order(order: Order) -> list[Engagement]:
 
 def cancel_engagements(order: Order, reason: str = "") -> int:
     """The order was cancelled: its open engagements end too. Returns how many."""
-    now = utcnow()
     cancelled = 0
     for engagement in _of_order(order):
         if engagement.state in CLOSED:
             continue
-        before = engagement.state
-        engagement.state = EngagementState.CANCELLED
-        engagement.cancelled_at = now
-        audit.record(
-            "engagement.cancelled",
-            engagement,
-            changes={"state": [before.value, "cancelled"], "reason": reason},
-        )
+        states.transition(ENGAGEMENT_LIFE, engagement, EngagementState.CANCELLED, None, reason)
         cancelled += 1
     return cancelled
 

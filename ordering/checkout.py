@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from accounts.models import Organization
-from core import audit, stripe_gateway
+from core import audit, states, stripe_gateway
 from core.db import utcnow
 from core.errors import Conflict, ServiceError
 from core.extensions import db
@@ -33,7 +33,7 @@ from ordering.models import (
     PaymentRoute,
     new_checkout_token,
 )
-from ordering.services import on_confirmed
+from ordering.services import ORDER_LIFE, on_confirmed
 
 MAX_PO = 64
 
@@ -244,7 +244,7 @@ def _start(actor: Actor, order: Order, customer: Organization, vendor: Organizat
         state = OrderState.AWAITING_PAYMENT
     else:
         state = OrderState.CONFIRMED
-    order.state = state
+    states.begin(ORDER_LIFE, order, state)
     audit.record(
         "order.placed",
         order,
@@ -260,6 +260,5 @@ def _start(actor: Actor, order: Order, customer: Organization, vendor: Organizat
     if state == OrderState.AWAITING_APPROVAL:
         notifications.approval_requested(order, customer.name)
     elif state == OrderState.CONFIRMED:
-        order.confirmed_at = utcnow()
         audit.record("order.confirmed", order, changes={"via": order.payment_route.value})
         on_confirmed(order, order.payment_route.value)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from core.db import IdMixin, TenantMixin, TimestampMixin, enum_column, relationship
 from core.extensions import db
 from core.money import Money
+from core.states import SYSTEM, StateMachine
 from ordering.models import LabelledEnum, Order
 
 
@@ -26,13 +27,26 @@ _S = CardPaymentState
 # Stripe is the truth and each event re-reads it, so a move that is not in the table (an
 # ``expired`` arriving after the payment was seen paid) is old news and changes nothing.
 # ``expired → paid`` is there because Stripe's word on payment wins over the order of arrival.
-TRANSITIONS: dict[CardPaymentState, set[CardPaymentState]] = {
-    _S.OPEN: {_S.PROCESSING, _S.PAID, _S.FAILED, _S.EXPIRED},
-    _S.PROCESSING: {_S.PAID, _S.FAILED},
-    _S.FAILED: {_S.PAID},
-    _S.EXPIRED: {_S.PAID},
-    _S.PAID: set(),
-}
+# Only Stripe's word moves a payment: every move is the system's.
+CARD_PAYMENT_LIFE = StateMachine(
+    "card_payment",
+    CardPaymentState,
+    initial=frozenset({_S.OPEN}),
+    moves={
+        (before, to): frozenset({SYSTEM})
+        for before, to in [
+            (_S.OPEN, _S.PROCESSING),
+            (_S.OPEN, _S.PAID),
+            (_S.OPEN, _S.FAILED),
+            (_S.OPEN, _S.EXPIRED),
+            (_S.PROCESSING, _S.PAID),
+            (_S.PROCESSING, _S.FAILED),
+            (_S.FAILED, _S.PAID),
+            (_S.EXPIRED, _S.PAID),
+        ]
+    },
+    stamps={_S.PAID: "paid_at"},
+)
 
 
 class CardPayment(IdMixin, TenantMixin, TimestampMixin, db.Model):

@@ -3,7 +3,7 @@ refund it.
 
 Webhook events are triggers only. ``sync_checkout_session`` and ``sync_charge`` re-read the
 session or charge from Stripe, then lock the order row and move the payment as far as
-Stripe's answer allows (``payment_models.TRANSITIONS``): however often and in whatever order
+Stripe's answer allows (``payment_models.CARD_PAYMENT_LIFE``): however often and in whatever order
 events arrive, the result is the one Stripe's current state implies. A paid payment confirms
 its order (``services.confirm_order``, once); one that arrives for an order that was
 cancelled meanwhile, or that duplicates an earlier payment, is refunded.
@@ -25,7 +25,7 @@ from sqlalchemy import select
 
 from accounts.models import User
 from catalog.models import ServletVersion
-from core import audit, queue, stripe_gateway, stripe_webhooks
+from core import audit, queue, states, stripe_gateway, stripe_webhooks
 from core.db import utcnow
 from core.errors import Conflict, InvalidTransition, NotAllowed, ServiceError
 from core.extensions import db
@@ -36,7 +36,7 @@ from core.stripe_gateway import PaymentProviderRefused
 from core.tenancy import all_tenants, tenant_scope
 from ordering import notifications, services, signals
 from ordering.models import Order, OrderState, PaymentRoute
-from ordering.payment_models import TRANSITIONS, CardPayment, CardPaymentState
+from ordering.payment_models import CARD_PAYMENT_LIFE, CardPayment, CardPaymentState
 
 State = CardPaymentState
 CARD_PAYERS = (Role.BUYER, Role.APPROVER)
@@ -310,16 +310,10 @@ def _apply(found: _Found, session: dict[str, Any], target: CardPaymentState | No
             payment_id=payment.id,
             paid=[session.get("amount_total"), session.get("currency")],
         )
-    if target is not None and target in TRANSITIONS[before]:
-        payment.state = target
+    if target is not None and CARD_PAYMENT_LIFE.exists(before, target):
         if target == State.PAID:
-            payment.paid_at = utcnow()
             payment.payment_intent_id = _id(session.get("payment_intent"))
-        audit.record(
-            f"card_payment.{target.value}",
-            payment,
-            changes={"state": [before.value, target.value], "session": session["id"]},
-        )
+        states.transition(CARD_PAYMENT_LIFE, payment, target, None, session=session["id"])
     outcome = f"payment {payment.id}: {before.value} → {payment.state.value}"
     if payment.state == State.PAID:
         outcome += "; " + _settle(order, payment)

@@ -1,7 +1,8 @@
 """The life of an order after checkout: approval, confirmation, cancellation, completion.
 
-The states are data (``TRANSITIONS``) and every move goes through ``transition``, which checks
-the table, stamps the time and audits. Placing orders is in ``ordering.checkout``.
+The states are data (``ORDER_LIFE``: which moves exist and whose they are) and every move goes
+through ``core.states.transition``, which checks, stamps, audits and signals. Placing orders
+is in ``ordering.checkout``.
 
 Entry points for other code (no signed-in actor needed):
 
@@ -18,11 +19,12 @@ from sqlalchemy.orm import selectinload
 from accounts.models import Organization
 from catalog.models import Recommendation
 from catalog.recommendations import close_as_ordered
-from core import audit
+from core import audit, states
 from core.db import utcnow
 from core.errors import InvalidTransition, NotAllowed, ServiceError
 from core.extensions import db
 from core.permissions import Actor, Role, require
+from core.states import SYSTEM, StateMachine
 from ordering import entitlements, notifications, signals
 from ordering.models import (
     ApprovalDecision,
@@ -34,37 +36,41 @@ from ordering.order_form import queue_order_form
 
 State = OrderState
 
-TRANSITIONS: dict[OrderState, set[OrderState]] = {
-    State.AWAITING_APPROVAL: {State.AWAITING_PAYMENT, State.CONFIRMED, State.CANCELLED},
-    State.AWAITING_PAYMENT: {State.CONFIRMED, State.CANCELLED},
-    State.CONFIRMED: {State.COMPLETED, State.CANCELLED},
-    State.COMPLETED: set(),
-    State.CANCELLED: set(),
-}
-
 CUSTOMER_CANCELLERS = (Role.BUYER, Role.APPROVER)
 VENDOR_CANCELLERS = (Role.ADMIN, Role.FINANCE)
+CANCELLERS = frozenset({*CUSTOMER_CANCELLERS, *VENDOR_CANCELLERS, SYSTEM})
 MAX_REASON = 1000
+
+# Who moves an order where. An approver decides an order that waits for approval (on to card
+# payment, or confirmed at once); only Stripe's word (SYSTEM) confirms a card payment; only
+# delivery (SYSTEM) completes an order. Whether a customer may still cancel once delivery
+# started is decided by ``cancel_order``.
+ORDER_LIFE = StateMachine(
+    "order",
+    OrderState,
+    initial=frozenset({State.AWAITING_APPROVAL, State.AWAITING_PAYMENT, State.CONFIRMED}),
+    moves={
+        (State.AWAITING_APPROVAL, State.AWAITING_PAYMENT): frozenset({Role.APPROVER}),
+        (State.AWAITING_APPROVAL, State.CONFIRMED): frozenset({Role.APPROVER}),
+        (State.AWAITING_APPROVAL, State.CANCELLED): CANCELLERS,
+        (State.AWAITING_PAYMENT, State.CONFIRMED): frozenset({SYSTEM}),
+        (State.AWAITING_PAYMENT, State.CANCELLED): CANCELLERS,
+        (State.CONFIRMED, State.COMPLETED): frozenset({SYSTEM}),
+        (State.CONFIRMED, State.CANCELLED): CANCELLERS,
+    },
+    stamps={
+        State.CONFIRMED: "confirmed_at",
+        State.COMPLETED: "completed_at",
+        State.CANCELLED: "cancelled_at",
+    },
+)
 
 
 def transition(order: Order, to: OrderState, actor: Actor | None, **changes: object) -> None:
-    """Move ``order`` to ``to`` if the table allows it; stamp and audit. No commit."""
-    if to not in TRANSITIONS[order.state]:
-        raise InvalidTransition(
-            f"Order {order.reference} is {order.state.label.lower()}; "
-            f"it cannot become {to.label.lower()}."
-        )
-    before = order.state
-    order.state = to
-    now = utcnow()
-    if to == State.CONFIRMED:
-        order.confirmed_at = now
-    elif to == State.COMPLETED:
-        order.completed_at = now
-    elif to == State.CANCELLED:
-        order.cancelled_at = now
+    """Move ``order`` through ``ORDER_LIFE``; a cancellation remembers who cancelled."""
+    states.transition(ORDER_LIFE, order, to, actor, **changes)
+    if to == State.CANCELLED:
         order.cancelled_by_id = actor.user_id if actor is not None else None
-    audit.record(f"order.{to.value}", order, changes={"state": [before.value, to.value], **changes})
 
 
 def lock(order: Order) -> Order:

@@ -1,0 +1,168 @@
+"""Every state table, tested whole: the product of its states and of every mover.
+
+Each table is compared with the one this file writes out, so a move added or widened by
+mistake (``cancelled → confirmed``, a viewer cancelling) fails here; then every pair of states
+is tried by every role and by the system through the one ``transition`` function: a pair
+outside the table is refused for everyone, a pair in it is made only by the movers it names,
+and a terminal state stays terminal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import product
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from catalog.models import RecommendationState as R
+from catalog.recommendations import RECOMMENDATION_LIFE
+from core.audit import AuditEvent
+from core.errors import InvalidTransition, NotAllowed
+from core.extensions import db
+from core.permissions import Role
+from core.states import SYSTEM, StateMachine, transition
+from delivery.models import ENGAGEMENT_LIFE
+from delivery.models import EngagementState as E
+from ordering.models import OrderState as O
+from ordering.payment_models import CARD_PAYMENT_LIFE
+from ordering.payment_models import CardPaymentState as P
+from ordering.services import ORDER_LIFE
+
+CANCELLERS = {Role.BUYER, Role.APPROVER, Role.ADMIN, Role.FINANCE, SYSTEM}
+DECIDERS = {Role.BUYER, Role.APPROVER}
+WORKERS = {Role.DELIVERY_MANAGER, Role.CONSULTANT, Role.PARTNER_CONSULTANT}
+
+EXPECTED: dict[str, tuple[StateMachine, dict[tuple[Any, Any], set[Any]], set[Any]]] = {
+    "order": (
+        ORDER_LIFE,
+        {
+            (O.AWAITING_APPROVAL, O.AWAITING_PAYMENT): {Role.APPROVER},
+            (O.AWAITING_APPROVAL, O.CONFIRMED): {Role.APPROVER},
+            (O.AWAITING_APPROVAL, O.CANCELLED): CANCELLERS,
+            (O.AWAITING_PAYMENT, O.CONFIRMED): {SYSTEM},
+            (O.AWAITING_PAYMENT, O.CANCELLED): CANCELLERS,
+            (O.CONFIRMED, O.COMPLETED): {SYSTEM},
+            (O.CONFIRMED, O.CANCELLED): CANCELLERS,
+        },
+        {O.COMPLETED, O.CANCELLED},
+    ),
+    "recommendation": (
+        RECOMMENDATION_LIFE,
+        {
+            (R.PROPOSED, R.VIEWED): DECIDERS,
+            (R.PROPOSED, R.ORDERED): DECIDERS | {SYSTEM},
+            (R.PROPOSED, R.DECLINED): DECIDERS,
+            (R.PROPOSED, R.EXPIRED): DECIDERS | {SYSTEM},
+            (R.VIEWED, R.ORDERED): DECIDERS | {SYSTEM},
+            (R.VIEWED, R.DECLINED): DECIDERS,
+            (R.VIEWED, R.EXPIRED): DECIDERS | {SYSTEM},
+        },
+        {R.ORDERED, R.DECLINED, R.EXPIRED},
+    ),
+    "card_payment": (
+        CARD_PAYMENT_LIFE,
+        {
+            (P.OPEN, P.PROCESSING): {SYSTEM},
+            (P.OPEN, P.PAID): {SYSTEM},
+            (P.OPEN, P.FAILED): {SYSTEM},
+            (P.OPEN, P.EXPIRED): {SYSTEM},
+            (P.PROCESSING, P.PAID): {SYSTEM},
+            (P.PROCESSING, P.FAILED): {SYSTEM},
+            (P.FAILED, P.PAID): {SYSTEM},
+            (P.EXPIRED, P.PAID): {SYSTEM},
+        },
+        {P.PAID},
+    ),
+    "engagement": (
+        ENGAGEMENT_LIFE,
+        {
+            (E.REQUESTED, E.SCHEDULED): {Role.DELIVERY_MANAGER},
+            (E.SCHEDULED, E.IN_PROGRESS): WORKERS,
+            (E.IN_PROGRESS, E.DELIVERED): WORKERS,
+            (E.DELIVERED, E.ACCEPTED): DECIDERS | {SYSTEM},
+            (E.DELIVERED, E.IN_PROGRESS): DECIDERS,
+            (E.ON_HOLD, E.SCHEDULED): {Role.DELIVERY_MANAGER},
+            (E.ON_HOLD, E.IN_PROGRESS): {Role.DELIVERY_MANAGER},
+            **{
+                (state, E.ON_HOLD): {Role.DELIVERY_MANAGER, Role.ADMIN}
+                for state in (E.REQUESTED, E.SCHEDULED, E.IN_PROGRESS, E.DELIVERED)
+            },
+            **{
+                (state, E.CANCELLED): {Role.DELIVERY_MANAGER, Role.ADMIN, SYSTEM}
+                for state in (E.REQUESTED, E.SCHEDULED, E.IN_PROGRESS, E.DELIVERED, E.ON_HOLD)
+            },
+        },
+        {E.ACCEPTED, E.CANCELLED},
+    ),
+}
+MOVERS = [*Role, SYSTEM]
+
+
+@dataclass
+class Thing:
+    """Stands for any object with a state: what ``transition`` reads and writes."""
+
+    state: Any
+    id: int = 1
+    vendor_id: int | None = None
+    __tablename__ = "thing"
+
+
+@dataclass(frozen=True)
+class Someone:
+    role: Role
+    user_id: int = 1
+    organization_id: int = 1
+    vendor_id: int = 1
+
+
+def actor_for(mover: Any) -> Someone | None:
+    return None if mover is SYSTEM else Someone(mover)
+
+
+@pytest.mark.parametrize("name", EXPECTED)
+def test_the_table_is_exactly_the_one_the_product_promises(name):
+    machine, moves, terminal = EXPECTED[name]
+    assert {pair: set(movers) for pair, movers in machine.moves.items()} == moves
+    assert machine.terminal() == terminal
+
+
+@pytest.mark.parametrize("name", EXPECTED)
+def test_every_pair_of_states_is_refused_or_allowed_per_mover(app, unscoped, name):
+    machine, moves, _ = EXPECTED[name]
+    with unscoped():
+        for before, to, mover in product(machine.states, machine.states, MOVERS):
+            thing = Thing(before)
+            if (before, to) not in moves:
+                with pytest.raises(InvalidTransition):
+                    transition(machine, thing, to, actor_for(mover))
+            elif mover not in moves[(before, to)]:
+                with pytest.raises(NotAllowed):
+                    transition(machine, thing, to, actor_for(mover))
+            else:
+                transition(machine, thing, to, actor_for(mover))
+                assert thing.state == to
+            assert thing.state in (before, to)
+        db.session.rollback()
+
+
+@pytest.mark.parametrize("name", EXPECTED)
+def test_a_terminal_state_stays_terminal(app, unscoped, name):
+    machine, _, terminal = EXPECTED[name]
+    with unscoped():
+        for state, to, mover in product(terminal, machine.states, MOVERS):
+            with pytest.raises(InvalidTransition):
+                transition(machine, Thing(state), to, actor_for(mover))
+        db.session.rollback()
+
+
+def test_a_move_is_audited_with_its_states_and_reason(app, unscoped):
+    with unscoped():
+        thing = Thing(O.CONFIRMED, id=7)
+        transition(ORDER_LIFE, thing, O.CANCELLED, None, "Customer asked")
+        event = db.session.scalar(select(AuditEvent))
+        assert (event.action, event.object_type, event.object_id) == ("order.cancelled", "thing", 7)
+        assert event.changes == {"state": ["confirmed", "cancelled"], "reason": "Customer asked"}
+        db.session.rollback()
