@@ -100,6 +100,11 @@ def test_order_above_threshold_is_approved_then_confirmed_with_an_engagement(pag
     expect(status).to_contain_text("Approved by")
     expect(status).to_contain_text("Within the adoption budget.")
     order_form = page.get_by_test_id("order-form")
+    for _ in range(30):  # the scheduler renders the form a moment after the approval
+        if order_form.count() or not page.get_by_test_id("order-form-pending").count():
+            break
+        page.wait_for_timeout(500)
+        page.reload()
     expect(order_form).to_have_text("Order form (PDF)")
     href = order_form.get_attribute("href")
     assert href is not None
