@@ -53,6 +53,7 @@ class StripeEvent(IdMixin, Claimable, db.Model):
     event_id: Mapped[str] = mapped_column(sa.String(255))
     type: Mapped[str] = mapped_column(sa.String(100))
     object_id: Mapped[str] = mapped_column(sa.String(255))
+    purpose: Mapped[str] = mapped_column(sa.String(40), default="")
     livemode: Mapped[bool] = mapped_column(default=False)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     outcome: Mapped[str] = mapped_column(sa.String(500), default="")
@@ -60,25 +61,42 @@ class StripeEvent(IdMixin, Claimable, db.Model):
 
 Handler = Callable[[StripeEvent], str]  # the recorded event → an outcome for the log
 
-_handlers: dict[str, Handler] = {}
+_handlers: dict[tuple[str, str], Handler] = {}
 
 
-def handles(*event_types: str) -> Callable[[Handler], Handler]:
-    """Register ``handler`` for ``event_types`` (one handler per type)."""
+def handles(purpose: str, *event_types: str) -> Callable[[Handler], Handler]:
+    """Register ``handler`` for ``event_types`` about objects made for ``purpose``.
+
+    The app names a purpose in the metadata of what it creates at Stripe (a Checkout Session
+    for an order payment, for an invoice payment), so several areas can follow the same event
+    types, each for its own objects. An event whose object carries no purpose (a charge) goes
+    to every area following its type, and each recognises its own objects.
+    """
 
     def register(handler: Handler) -> Handler:
         for event_type in event_types:
-            existing = _handlers.get(event_type)
+            existing = _handlers.get((event_type, purpose))
             if existing is not None and existing is not handler:
-                raise RuntimeError(f"two handlers for Stripe event {event_type}")
-            _handlers[event_type] = handler
+                raise RuntimeError(f"two handlers for Stripe event {event_type} ({purpose})")
+            _handlers[(event_type, purpose)] = handler
         return handler
 
     return register
 
 
+def handlers_for(event: StripeEvent) -> list[Handler]:
+    if event.purpose:
+        handler = _handlers.get((event.type, event.purpose))
+        return [handler] if handler else []
+    return [
+        handler
+        for (event_type, _), handler in sorted(_handlers.items())
+        if event_type == event.type
+    ]
+
+
 def handled_types() -> set[str]:
-    return set(_handlers)
+    return {event_type for event_type, _ in _handlers}
 
 
 class MalformedEvent(ValueError):
@@ -130,6 +148,7 @@ def record(event: dict[str, Any]) -> bool:
             event_id=event["id"],
             type=event["type"][:100],
             object_id=event["data"]["object"]["id"],
+            purpose=_purpose(event),
             livemode=bool(event.get("livemode")),
         )
     )
@@ -141,15 +160,22 @@ def record(event: dict[str, Any]) -> bool:
     return True
 
 
+def _purpose(event: dict[str, Any]) -> str:
+    metadata = event["data"]["object"].get("metadata")
+    purpose = metadata.get("purpose") if isinstance(metadata, dict) else None
+    return purpose[:40] if isinstance(purpose, str) else ""
+
+
 @every(2)
 def process_events(limit: int = 20) -> int:
     """Run the handler of each recorded event once; returns how many were settled."""
     settled = 0
     for event in claims.claim(StripeEvent, limit=limit):
-        event_id, handler = event.id, _handlers.get(event.type)
+        event_id, handlers = event.id, handlers_for(event)
         db.session.commit()
         try:
-            outcome = handler(event) if handler else "ignored: unhandled event type"
+            outcomes = [handler(event) for handler in handlers]
+            outcome = "; ".join(outcomes) if outcomes else _nobody(event)
         except PaymentProviderUnavailable as error:
             db.session.rollback()
             current_app.logger.warning("Stripe event %s not processed: %s", event_id, error)
@@ -166,6 +192,12 @@ def process_events(limit: int = 20) -> int:
         db.session.commit()
         settled += 1
     return settled
+
+
+def _nobody(event: StripeEvent) -> str:
+    if event.purpose:
+        return f"ignored: no area handles {event.type} for {event.purpose}"
+    return "ignored: unhandled event type"
 
 
 @bp.post("/webhooks/stripe")

@@ -39,6 +39,7 @@ from ordering.models import Order, OrderState, PaymentRoute
 from ordering.payment_models import CARD_PAYMENT_LIFE, CardPayment, CardPaymentState
 
 State = CardPaymentState
+PURPOSE = "order_payment"  # in the metadata of our Checkout Sessions: the webhook routes by it
 CARD_PAYERS = (Role.BUYER, Role.APPROVER)
 REFUNDERS = (Role.ADMIN, Role.FINANCE)
 MAX_REASON = 1000
@@ -174,6 +175,7 @@ def _session_params(order: Order, attempt: int) -> dict[str, Any]:
         )
     )
     metadata = {
+        "purpose": PURPOSE,
         "order_id": str(order.id),
         "vendor_id": str(order.vendor_id),
         "attempt": str(attempt),
@@ -404,6 +406,7 @@ def _tell_refunded(payment: CardPayment, amount_minor: int) -> None:
 
 
 @stripe_webhooks.handles(
+    PURPOSE,
     "checkout.session.completed",
     "checkout.session.async_payment_succeeded",
     "checkout.session.async_payment_failed",
@@ -413,7 +416,7 @@ def _on_checkout_session(event: stripe_webhooks.StripeEvent) -> str:
     return sync_checkout_session(event.object_id)
 
 
-@stripe_webhooks.handles("charge.refunded")
+@stripe_webhooks.handles(PURPOSE, "charge.refunded")
 def _on_charge_refunded(event: stripe_webhooks.StripeEvent) -> str:
     return sync_charge(event.object_id)
 

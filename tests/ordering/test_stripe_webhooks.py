@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from core import stripe_webhooks
 from core.audit import AuditEvent
 from core.db import utcnow
 from core.extensions import db
@@ -140,7 +141,9 @@ def test_an_unknown_event_type_is_acknowledged_and_ignored(
 ):
     response = deliver(client, stripe_fake, "customer.created", card_order.session_id)
     assert response.status_code == 200
-    assert card_orders.last_outcome(unscoped) == "ignored: unhandled event type"
+    assert card_orders.last_outcome(unscoped) == (
+        "ignored: no area handles customer.created for order_payment"
+    )
     with unscoped():
         assert snapshot(card_order.order_id).order_state == "awaiting_payment"
     assert events_recorded(unscoped) == 1
@@ -450,3 +453,49 @@ def test_a_refund_stripe_refuses_is_recorded_rather_than_retried_forever(
         total = db.session.get(Order, card_order.order_id).total_minor
     assert after.order_state == "cancelled"
     assert after.payments == ((1, "paid", total, False),)
+
+
+@pytest.fixture
+def invoice_area():
+    """A second area following checkout sessions for a purpose of its own, as billing will."""
+    seen: list[str] = []
+
+    def handle(event) -> str:
+        seen.append(event.object_id)
+        return "invoice payment handled"
+
+    stripe_webhooks.handles("invoice_payment", "checkout.session.completed")(handle)
+    yield seen
+    del stripe_webhooks._handlers[("checkout.session.completed", "invoice_payment")]
+
+
+def test_two_areas_follow_one_event_type_each_for_its_own_purpose(
+    client, stripe_fake, card_order, unscoped, invoice_area
+):
+    invoice_session = stripe_fake.add_session({"purpose": "invoice_payment"}, 12_000)
+    stripe_fake.pay(invoice_session)
+    deliver(client, stripe_fake, "checkout.session.completed", invoice_session)
+    assert invoice_area == [invoice_session]
+    assert card_orders.last_outcome(unscoped) == "invoice payment handled"
+    with unscoped():
+        assert snapshot(card_order.order_id).order_state == "awaiting_payment"
+
+    stripe_fake.pay(card_order.session_id)
+    deliver(client, stripe_fake, "checkout.session.completed", card_order.session_id)
+    assert invoice_area == [invoice_session]  # the order payment went to ordering alone
+    with unscoped():
+        assert snapshot(card_order.order_id).order_state == "confirmed"
+
+
+def test_an_event_for_a_purpose_nobody_owns_is_recorded_and_acknowledged(
+    client, stripe_fake, unscoped
+):
+    gift = stripe_fake.add_session({"purpose": "gift_card"}, 5_000)
+    stripe_fake.pay(gift)
+    response = deliver(client, stripe_fake, "checkout.session.completed", gift)
+    assert (response.status_code, response.json["status"]) == (200, "queued")
+    assert card_orders.last_outcome(unscoped) == (
+        "ignored: no area handles checkout.session.completed for gift_card"
+    )
+    assert events_recorded(unscoped) == 1
+    assert not [r for r in stripe_fake.requests if r.method == "GET"]  # nobody re-read it
