@@ -88,6 +88,8 @@ class CardPayment(IdMixin, TenantMixin, TimestampMixin, db.Model):
     refund_requested_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
     refunded_minor: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     refunded_at: Mapped[datetime | None]
+    # What finance must look at: Stripe reported this session paid, but not the amount owed.
+    problem: Mapped[str] = mapped_column(sa.String(300), default="")
 
     order: Mapped[Order] = relationship()
 

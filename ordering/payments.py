@@ -302,16 +302,8 @@ def _apply(found: _Found, session: dict[str, Any], target: CardPaymentState | No
     order = services.lock(db.session.get(Order, found.order_id))
     payment = _locked_payment(found.payment_id)
     before = payment.state
-    if target == State.PAID and (
-        session.get("amount_total") != payment.amount_minor
-        or str(session.get("currency", "")).upper() != payment.currency
-    ):
-        return _ignored(
-            "paid amount differs from the order's",
-            payment.vendor_id,
-            payment_id=payment.id,
-            paid=[session.get("amount_total"), session.get("currency")],
-        )
+    if target == State.PAID and not _pays_exactly(session, payment):
+        return _hold_mismatch(payment, session)
     if target is not None and CARD_PAYMENT_LIFE.exists(before, target):
         if target == State.PAID:
             payment.payment_intent_id = _id(session.get("payment_intent"))
@@ -321,6 +313,33 @@ def _apply(found: _Found, session: dict[str, Any], target: CardPaymentState | No
         outcome += "; " + _settle(order, payment)
     db.session.commit()
     return outcome
+
+
+def _pays_exactly(session: dict[str, Any], payment: CardPayment) -> bool:
+    paid = session.get("amount_total")
+    return (
+        type(paid) is int
+        and paid == payment.amount_minor
+        and str(session.get("currency", "")).upper() == payment.currency
+    )
+
+
+def _hold_mismatch(payment: CardPayment, session: dict[str, Any]) -> str:
+    """Stripe says a session was paid, but not what the order owes (another amount or
+    currency): nothing is confirmed, and finance sees the payment flagged on the order."""
+    paid, currency = session.get("amount_total"), str(session.get("currency", "")).upper()
+    shown = f"{Money(paid, currency)}" if type(paid) is int and len(currency) == 3 else "?"
+    payment.problem = (
+        f"Stripe reported {shown} paid for {payment.amount} owed; not applied. "
+        "Check this payment in Stripe and refund it there."
+    )[:300]
+    audit.record(
+        "card_payment.amount_mismatch",
+        payment,
+        changes={"paid": [paid, currency], "owed": [payment.amount_minor, payment.currency]},
+    )
+    db.session.commit()
+    return f"ignored: paid amount differs from the order's ({payment.problem})"
 
 
 def _settle(order: Order, payment: CardPayment) -> str:
