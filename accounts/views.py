@@ -9,15 +9,7 @@ from flask import abort, flash, redirect, render_template, request, session, url
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user, logout_user
 
-from accounts import (  # noqa: F401  (they register routes, CLI commands, jobs and seeders)
-    admin_views,
-    bp,
-    cli,
-    jobs,
-    seed,
-    services,
-    sign_in_limits,
-)
+from accounts import bp, services, sign_in_limits
 from accounts.forms import AcceptInvitationForm, ForgotPasswordForm, NewPasswordForm, SignInForm
 from accounts.session import MEMBERSHIP_KEY
 from accounts.tokens import Purpose, user_for_token

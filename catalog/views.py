@@ -13,15 +13,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from markupsafe import Markup
 
-from catalog import (  # noqa: F401  (they register routes, nav items and the seeder)
-    authoring_views,
-    bp,
-    price_book_views,
-    queries,
-    recommendation_views,
-    recommendations,
-    seed,
-)
+from catalog import bp, queries, recommendations
 from catalog.content import MAX_PRICE_UNITS
 from catalog.forms import BrowseForm, DeclineForm
 from catalog.markdown import render_markdown

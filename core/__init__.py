@@ -1,3 +1,14 @@
-from flask import Blueprint
+"""The shared kernel: app factory, database, money, audit, mail, background work, Stripe."""
+
+from flask import Blueprint, Flask
+
+from core.wiring import wire
 
 bp = Blueprint("core", __name__, cli_group=None)
+
+# The modules that declare something for the app; see core.wiring.
+MODULES = ("views", "navigation", "templating", "stripe_webhooks")
+
+
+def init_app(app: Flask) -> None:
+    wire(app, bp, __name__, MODULES)

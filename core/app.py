@@ -15,8 +15,7 @@ from core.extensions import bootstrap, csrf, db, limiter, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Bottom-up, as imports flow. Each area's ``views`` module attaches its routes, hooks and CLI
-# commands to the area's blueprint, so registering the blueprint wires the whole area.
+# Bottom-up, as imports flow; each area's ``init_app`` wires it (see ``core.wiring``).
 AREAS = ("core", "accounts", "catalog", "ordering", "delivery")
 
 
@@ -44,8 +43,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     security_headers.init_app(app)
 
     for area in AREAS:
-        import_module(f"{area}.views")
-        app.register_blueprint(import_module(area).bp)
+        import_module(area).init_app(app)
     if app.config["SCHEDULER_IN_PROCESS"]:
         _start_scheduler_with_first_request(app)
     return app

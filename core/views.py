@@ -8,12 +8,7 @@ from flask_login import current_user
 from sqlalchemy import or_, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from core import (  # noqa: F401  (they register hooks and routes on bp)
-    bp,
-    navigation,
-    stripe_webhooks,
-    templating,
-)
+from core import bp
 from core.demo import demo_cli
 from core.errors import register_error_handlers
 from core.extensions import db, limiter

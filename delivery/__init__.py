@@ -1,3 +1,14 @@
-from flask import Blueprint
+"""Engagements: the delivery of what was ordered."""
+
+from flask import Blueprint, Flask
+
+from core.wiring import wire
 
 bp = Blueprint("delivery", __name__)
+
+# The modules that declare something for the app; see core.wiring.
+MODULES = ("views", "services")
+
+
+def init_app(app: Flask) -> None:
+    wire(app, bp, __name__, MODULES)

@@ -1,5 +1,4 @@
-"""Delivery pages: the engagement list for delivery staff and for the customer's people.
-Importing this module wires the delivery area (routes and the ordering signal receivers)."""
+"""Delivery pages: the engagement list for delivery staff and for the customer's people."""
 
 from __future__ import annotations
 
@@ -9,7 +8,7 @@ from flask.typing import ResponseReturnValue
 from core.navigation import nav_item
 from core.pagination import paginate
 from core.permissions import CUSTOMER_ROLES, current_actor, requires
-from delivery import bp, queries, services  # noqa: F401  (services connects the receivers)
+from delivery import bp, queries
 from delivery.models import ENGAGEMENT_VIEWERS, EngagementState
 
 nav_item("Engagements", "delivery.engagements", *ENGAGEMENT_VIEWERS, *CUSTOMER_ROLES)

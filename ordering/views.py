@@ -1,5 +1,4 @@
-"""Customer pages: the cart and checkout. Importing this module wires the ordering area
-(order pages, entitlement pages and the demo seeder are imported below)."""
+"""Customer pages: the cart and checkout."""
 
 from __future__ import annotations
 
@@ -11,15 +10,7 @@ from core.errors import NotFound, ServiceError
 from core.extensions import db
 from core.navigation import nav_item
 from core.permissions import current_actor, requires
-from ordering import (  # noqa: F401  (they register routes and the seeder)
-    bp,
-    carts,
-    checkout,
-    entitlement_views,
-    order_views,
-    payment_views,
-    seed,
-)
+from ordering import bp, carts, checkout, payment_views
 from ordering.forms import AddToCartForm, CheckoutForm, QuantityForm, choice
 from ordering.intake import questions_of
 from ordering.models import OrderState, PaymentRoute
