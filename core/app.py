@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from core import config as settings
 from core import scheduler, security_headers
@@ -44,6 +45,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     for area in AREAS:
         import_module(area).init_app(app)
+    if app.config["TRUSTED_PROXIES"]:
+        # Behind a load balancer the client's address (sign-in limits, audit) and the scheme
+        # (Secure cookies, HSTS) come from its X-Forwarded-* headers, and only from its own.
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     if app.config["SCHEDULER_IN_PROCESS"]:
         _start_scheduler_with_first_request(app)
     return app

@@ -61,6 +61,11 @@ SETTINGS: tuple[Setting, ...] = (
         "Longest wait for one answer from Stripe (one retry after a network error).",
     ),
     Setting(
+        "TRUSTED_PROXIES",
+        "0",
+        "Proxies in front of the app whose X-Forwarded-For/-Proto/-Host to trust (1 behind one).",
+    ),
+    Setting(
         "SCHEDULER_IN_PROCESS",
         "false (make run: true)",
         "Run the background jobs inside the web process (development server only).",
@@ -105,6 +110,7 @@ def from_environment(instance_path: Path, debug: bool) -> dict[str, object]:
         "STRIPE_API_BASE": env.get("STRIPE_API_BASE", "https://api.stripe.com"),
         "STRIPE_TIMEOUT_SECONDS": float(env.get("STRIPE_TIMEOUT_SECONDS", "5")),
         "SCHEDULER_IN_PROCESS": _flag(env.get("SCHEDULER_IN_PROCESS", "false")),
+        "TRUSTED_PROXIES": int(env.get("TRUSTED_PROXIES", "0")),
     }
     if env.get("SERVER_NAME"):
         config["SERVER_NAME"] = env["SERVER_NAME"]
