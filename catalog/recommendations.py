@@ -23,7 +23,7 @@ from catalog.models import (
     visible_servlet_ids,
 )
 from core import audit, states
-from core.db import utcnow
+from core.db import utcnow, writes
 from core.errors import InvalidTransition, NotFound, ServiceError
 from core.extensions import db
 from core.permissions import Actor, OrgKind, Role, require
@@ -134,16 +134,25 @@ def _due(recommendation: Recommendation, now: datetime) -> bool:
 
 
 def mark_viewed(actor: Actor, recommendation: Recommendation) -> None:
-    """A buyer opened it. Opening an overdue one expires it instead."""
+    """A buyer opened it. Opening an overdue one expires it instead. Called while a page
+    is shown (a GET), so it writes in a transaction of its own that takes the write lock."""
     require(actor, *CUSTOMER_DECIDERS)
     _own(actor, recommendation)
-    if _due(recommendation, utcnow()):
-        states.transition(RECOMMENDATION_LIFE, recommendation, State.EXPIRED, actor)
-    elif recommendation.state == State.PROPOSED:
-        states.transition(RECOMMENDATION_LIFE, recommendation, State.VIEWED, actor)
-    else:
+    if not (recommendation.state == State.PROPOSED or _due(recommendation, utcnow())):
         return
     db.session.commit()
+    with writes():
+        recommendation = db.session.scalar(
+            select(Recommendation)
+            .where(Recommendation.id == recommendation.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if _due(recommendation, utcnow()):
+            states.transition(RECOMMENDATION_LIFE, recommendation, State.EXPIRED, actor)
+        elif recommendation.state == State.PROPOSED:
+            states.transition(RECOMMENDATION_LIFE, recommendation, State.VIEWED, actor)
+        db.session.commit()
 
 
 def decline(actor: Actor, recommendation: Recommendation, reason: str) -> None:

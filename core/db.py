@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from enum import Enum, StrEnum
 from typing import Any
@@ -142,10 +145,25 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
         cursor.close()
 
 
+_writes_declared: ContextVar[bool] = ContextVar("writes_declared", default=False)
+
+
+@contextmanager
+def writes() -> Iterator[None]:
+    """Transactions begun inside may write, even in a GET (opening a recommendation records
+    that it was seen): on SQLite they take the write lock when they begin. The caller ends
+    the page's read transaction first, so the next one begins inside."""
+    token = _writes_declared.set(True)
+    try:
+        yield
+    finally:
+        _writes_declared.reset(token)
+
+
 def _reads_only() -> bool:
     """A request with a safe method reads; everything else (a form post, a webhook, a job, a
     CLI command) is taken to write."""
-    return has_request_context() and request.method in SAFE_METHODS
+    return has_request_context() and request.method in SAFE_METHODS and not _writes_declared.get()
 
 
 @event.listens_for(Engine, "begin")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from threading import Barrier
 
 import pytest
@@ -18,7 +19,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from accounts.models import Organization
-from catalog.models import ServletKind
+from catalog.models import Recommendation, ServletKind
 from core import scheduler
 from core.audit import AuditEvent
 from core.extensions import db
@@ -28,6 +29,7 @@ from core.stripe_webhooks import process_events
 from delivery.models import Engagement
 from ordering.models import Entitlement, Order, OrderState
 from tests import factories as people
+from tests.catalog import factories as catalog_factories
 from tests.conftest import sign_in
 from tests.ordering import card_orders, factories
 
@@ -180,7 +182,7 @@ def test_the_last_credit_is_spent_by_one_of_ten_checkouts(app, tenant_a, unscope
         buyers = [people.person(customer, Role.BUYER) for _ in range(10)]
         forms = []
         for buyer in buyers:
-            shopper = people.Tenant(tenant_a.vendor_id, tenant_a.customer_id, 0, {"buyer": buyer})
+            shopper = replace(tenant_a, people={Role.BUYER: buyer})
             factories.cart_line(shopper, servlet_id)
             forms.append(
                 {
@@ -227,3 +229,16 @@ def test_twenty_webhook_events_for_one_paid_session_record_one_payment(
 
 
 PROCESS_EVENTS = next(job for job in scheduler.jobs() if job.func is process_events)
+
+
+def test_twenty_buyers_opening_a_recommendation_at_once_record_one_view(app, tenant_a, unscoped):
+    """A page view (GET) that writes takes the write lock too."""
+    with unscoped():
+        servlet_id, _ = catalog_factories.shop(tenant_a)
+        recommendation_id = catalog_factories.recommendation(tenant_a, servlet_id)
+    page = lambda client: client.get(f"/catalog/servlets/{servlet_id}").status_code  # noqa: E731
+    answers = race(app, [(tenant_a.people[Role.BUYER], page)] * RACERS)
+    assert set(answers) == {200}
+    with unscoped():
+        assert db.session.get(Recommendation, recommendation_id).state.value == "viewed"
+        assert count(AuditEvent.action == "recommendation.viewed") == 1
