@@ -33,3 +33,4 @@ lint: $(VENV)/.installed
 bench: $(VENV)/.installed
 	command -v wrk >/dev/null || apt-get install -y --no-install-recommends wrk
 	$(PY) -m bench.catalog
+	$(PY) -m bench.background

@@ -1,4 +1,5 @@
-"""Serve the app with gunicorn on loopback and drive it with wrk, for ``make bench``."""
+"""Serve the app with gunicorn on loopback, run its scheduler beside it and drive it with wrk,
+for ``make bench``."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = Path(sys.executable).parent / "gunicorn"
+FLASK = Path(sys.executable).parent / "flask"
 
 
 def free_port() -> int:
@@ -52,6 +54,25 @@ def gunicorn(env: dict[str, str], workers: int = 2) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@contextmanager
+def scheduler(env: dict[str, str], log: Path) -> Iterator[None]:
+    """``flask scheduler run`` as a process of its own (as in production), its output in
+    ``log``; stopped on leaving."""
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [str(FLASK), "--app", "wsgi", "scheduler", "run"],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
 
 
 def _wait_until_up(url: str, timeout: float = 20) -> None:
