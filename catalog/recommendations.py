@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from accounts.models import Organization
+from catalog import policies
 from catalog.models import (
     CatalogItem,
     Recommendation,
@@ -24,18 +25,16 @@ from catalog.models import (
 )
 from core import audit, states
 from core.db import utcnow, writes
-from core.errors import InvalidTransition, NotFound, ServiceError
+from core.errors import InvalidTransition, NotAllowed, NotFound, ServiceError
 from core.extensions import db
-from core.permissions import Actor, OrgKind, Role, require
+from core.permissions import Actor, OrgKind
 from core.states import SYSTEM, StateMachine
 
 State = RecommendationState
-RECOMMENDERS = (Role.ADMIN, Role.CSM)
-CUSTOMER_DECIDERS = (Role.BUYER, Role.APPROVER)
 
 # A customer's buyer or approver opens, orders or declines; a viewer only reads. An order
 # confirmed from a recommendation (ordering, SYSTEM) and the expiry job close it too.
-DECIDERS = frozenset(CUSTOMER_DECIDERS)
+DECIDERS = frozenset(policies.BUYERS)
 RECOMMENDATION_LIFE = StateMachine(
     "recommendation",
     RecommendationState,
@@ -66,7 +65,8 @@ def recommend(
     expires_at: datetime | None = None,
 ) -> Recommendation:
     """Propose a published servlet the customer can see in one of its catalogs."""
-    require(actor, *RECOMMENDERS)
+    if not policies.recommends(actor):
+        raise NotAllowed("You do not have permission to do that.")
     reason = reason.strip()
     if not reason:
         raise ServiceError("Reason: tell the customer why this servlet helps them.")
@@ -136,8 +136,7 @@ def _due(recommendation: Recommendation, now: datetime) -> bool:
 def mark_viewed(actor: Actor, recommendation: Recommendation) -> None:
     """A buyer opened it. Opening an overdue one expires it instead. Called while a page
     is shown (a GET), so it writes in a transaction of its own that takes the write lock."""
-    require(actor, *CUSTOMER_DECIDERS)
-    _own(actor, recommendation)
+    _answerable(actor, recommendation)
     if not (recommendation.state == State.PROPOSED or _due(recommendation, utcnow())):
         return
     db.session.commit()
@@ -156,8 +155,7 @@ def mark_viewed(actor: Actor, recommendation: Recommendation) -> None:
 
 
 def decline(actor: Actor, recommendation: Recommendation, reason: str) -> None:
-    require(actor, *CUSTOMER_DECIDERS)
-    _own(actor, recommendation)
+    _answerable(actor, recommendation)
     reason = reason.strip()
     if not reason:
         raise ServiceError("Tell your CSM why, so they can suggest something better.")
@@ -172,8 +170,7 @@ def decline(actor: Actor, recommendation: Recommendation, reason: str) -> None:
 
 def mark_ordered(actor: Actor, recommendation: Recommendation) -> None:
     """The customer ordered the recommended servlet (called by the ordering area)."""
-    require(actor, *CUSTOMER_DECIDERS)
-    _own(actor, recommendation)
+    _answerable(actor, recommendation)
     states.transition(RECOMMENDATION_LIFE, recommendation, State.ORDERED, actor)
     db.session.commit()
 
@@ -192,8 +189,10 @@ def close_as_ordered(recommendation: Recommendation, order_reference: str) -> bo
     return True
 
 
-def _own(actor: Actor, recommendation: Recommendation) -> None:
-    if recommendation.customer_id != actor.organization_id:
+def _answerable(actor: Actor, recommendation: Recommendation) -> None:
+    if not policies.buys(actor):
+        raise NotAllowed("You do not have permission to do that.")
+    if not policies.answers(actor, recommendation):
         raise NotFound("That recommendation does not exist.")
 
 

@@ -13,7 +13,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from markupsafe import Markup
 
-from catalog import bp, queries, recommendations
+from catalog import bp, policies, queries, recommendations
 from catalog.content import MAX_PRICE_UNITS
 from catalog.forms import BrowseForm, DeclineForm
 from catalog.markdown import render_markdown
@@ -28,13 +28,12 @@ from catalog.page_cache import page_cache
 from core.money import Money, minor_digits
 from core.navigation import nav_item
 from core.pagination import paginate
-from core.permissions import CUSTOMER_ROLES, Role, current_actor, get_or_404, requires
+from core.permissions import CUSTOMER_ROLES, current_actor, get_or_404, requires
 from core.tenancy import all_tenants
 
 nav_item("Catalog", "catalog.browse", *CUSTOMER_ROLES)
 
 CARDS_PER_PAGE = 12
-ORDERING_ROLES = (Role.BUYER, Role.APPROVER)
 
 
 @bp.app_template_filter("markdown")
@@ -46,7 +45,7 @@ def markdown_filter(source: str | None) -> Markup:
 def recommended_for_you() -> list[Recommendation]:
     """The open recommendations a buyer's home page lists."""
     actor = current_actor()
-    if actor is None or actor.role not in ORDERING_ROLES:
+    if not policies.buys(actor):
         return []
     return queries.recommended_for(actor)
 
@@ -133,7 +132,7 @@ def _catalog_page(title: str, **context: Any) -> CatalogPage:
 def servlet_page(servlet_id: int) -> ResponseReturnValue:
     actor = current_actor()
     get_or_404(Servlet, servlet_id)
-    if actor.role in ORDERING_ROLES:
+    if policies.buys(actor):
         recommendation = queries.open_recommendation(actor, servlet_id)
         if recommendation is not None:
             recommendations.mark_viewed(actor, recommendation)
@@ -145,7 +144,7 @@ def servlet_page(servlet_id: int) -> ResponseReturnValue:
         page=page,
         version=page.version,
         price=page.item.price_of(page.version),
-        can_order=actor.role in ORDERING_ROLES,
+        can_order=policies.buys(actor),
         decline_form=DeclineForm(),
     )
 

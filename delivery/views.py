@@ -8,7 +8,7 @@ from flask.typing import ResponseReturnValue
 from core.navigation import nav_item
 from core.pagination import paginate
 from core.permissions import CUSTOMER_ROLES, current_actor, requires
-from delivery import bp, queries
+from delivery import bp, policies, queries
 from delivery.models import ENGAGEMENT_VIEWERS, EngagementState
 
 nav_item("Engagements", "delivery.engagements", *ENGAGEMENT_VIEWERS, *CUSTOMER_ROLES)
@@ -27,5 +27,5 @@ def engagements() -> ResponseReturnValue:
         page=page,
         state=state,
         states=list(EngagementState),
-        vendor_view=actor.role in ENGAGEMENT_VIEWERS,
+        vendor_view=policies.sees_vendor_side(actor),
     )

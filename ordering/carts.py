@@ -13,16 +13,17 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from catalog import policies
 from catalog.models import ServletVersion
 from catalog.queries import Offer, offers_for, open_recommendation
 from core import audit
 from core.errors import Conflict, NotFound, ServiceError
 from core.extensions import db
 from core.money import Money, total
-from core.permissions import Actor, Role, require
+from core.permissions import Actor, require
 from ordering.models import MAX_QUANTITY, Cart, CartLine, new_checkout_token
 
-ORDERING_ROLES = (Role.BUYER, Role.APPROVER)
+ORDERING_ROLES = policies.BUYERS
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,8 @@ from ordering.models import (
     PaymentRoute,
     new_checkout_token,
 )
-from ordering.services import ORDER_LIFE, on_confirmed
+from ordering.policies import ORDER_LIFE
+from ordering.services import on_confirmed
 
 MAX_PO = 64
 

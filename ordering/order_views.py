@@ -19,7 +19,7 @@ from core.extensions import db
 from core.navigation import nav_item
 from core.pagination import paginate
 from core.permissions import CUSTOMER_ROLES, OrgKind, Role, current_actor, get_or_404, requires
-from ordering import bp, payment_views, queries, services
+from ordering import bp, payment_views, policies, queries, services
 from ordering.forms import ApproveForm, CancelForm, RejectForm
 from ordering.models import ORDER_VIEWERS, Order, OrderForm, OrderState
 
@@ -55,7 +55,7 @@ def _filters() -> queries.OrderFilters:
 @requires(*ORDER_VIEWERS, *CUSTOMER_ROLES)
 def orders() -> ResponseReturnValue:
     actor = current_actor()
-    vendor_view = actor.role in ORDER_VIEWERS
+    vendor_view = policies.sees_vendor_side(actor)
     filters = _filters() if vendor_view else queries.OrderFilters()
     page = paginate(queries.orders(actor, filters), PER_PAGE)
     context = {"page": page, "filters": filters, "vendor_view": vendor_view}
@@ -93,10 +93,9 @@ def order_page(order_id: int) -> ResponseReturnValue:
         "ordering/order.html",
         order=order,
         vendor=db.session.get(Organization, order.vendor_id),
-        can_decide=actor.role == Role.APPROVER and order.state == OrderState.AWAITING_APPROVAL,
-        can_cancel=order.is_open
-        and actor.role in (*services.CUSTOMER_CANCELLERS, *services.VENDOR_CANCELLERS),
-        vendor_view=actor.role in ORDER_VIEWERS,
+        can_decide=policies.may_decide(actor, order),
+        can_cancel=policies.may_cancel(actor, order),
+        vendor_view=policies.sees_vendor_side(actor),
         approve_form=ApproveForm(),
         reject_form=RejectForm(),
         cancel_form=CancelForm(),
@@ -151,7 +150,7 @@ def reject(order_id: int) -> ResponseReturnValue:
 
 
 @bp.post("/orders/<int:order_id>/cancel")
-@requires(*services.CUSTOMER_CANCELLERS, *services.VENDOR_CANCELLERS)
+@requires(*policies.CUSTOMER_CANCELLERS, *policies.VENDOR_CANCELLERS)
 def cancel(order_id: int) -> ResponseReturnValue:
     order = get_or_404(Order, order_id)
     form = CancelForm()

@@ -14,11 +14,10 @@ from flask_wtf import FlaskForm
 from wtforms import SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from core import stripe_gateway
 from core.errors import ServiceError
 from core.extensions import db
 from core.permissions import CUSTOMER_ROLES, Actor, current_actor, get_or_404, requires
-from ordering import bp, payments
+from ordering import bp, payments, policies
 from ordering.models import Order, OrderState, PaymentRoute
 
 
@@ -37,15 +36,11 @@ class RefundForm(FlaskForm):
 
 def order_page_context(order: Order, actor: Actor) -> dict[str, Any]:
     """What the order page shows about card payment: attempts, and the pay and refund forms."""
-    by_card = order.payment_route == PaymentRoute.CARD
-    attempts = payments.payments_of(order) if by_card else []
+    attempts = payments.payments_of(order) if order.payment_route == PaymentRoute.CARD else []
     return {
         "card_payments": attempts,
-        "can_pay": by_card
-        and order.state == OrderState.AWAITING_PAYMENT
-        and actor.role in payments.CARD_PAYERS
-        and stripe_gateway.configured(),
-        "can_refund": actor.role in payments.REFUNDERS and any(p.refundable for p in attempts),
+        "can_pay": policies.may_pay_by_card(actor, order),
+        "can_refund": policies.may_refund(actor, attempts),
         "pay_form": PayForm(),
         "refund_form": RefundForm(),
     }
@@ -68,7 +63,7 @@ def to_card_payment(order: Order) -> ResponseReturnValue:
 
 
 @bp.post("/orders/<int:order_id>/pay")
-@requires(*payments.CARD_PAYERS)
+@requires(*policies.CARD_PAYERS)
 def pay_by_card(order_id: int) -> ResponseReturnValue:
     order = get_or_404(Order, order_id)
     if not PayForm().validate_on_submit():
@@ -100,7 +95,7 @@ def card_payment_abandoned(order_id: int) -> ResponseReturnValue:
 
 
 @bp.post("/orders/<int:order_id>/refund")
-@requires(*payments.REFUNDERS)
+@requires(*policies.REFUNDERS)
 def refund_card_payment(order_id: int) -> ResponseReturnValue:
     order = get_or_404(Order, order_id)
     form = RefundForm()

@@ -31,17 +31,15 @@ from core.errors import Conflict, InvalidTransition, NotAllowed, ServiceError
 from core.extensions import db
 from core.mail import send_mail
 from core.money import Money
-from core.permissions import Actor, Role, require
+from core.permissions import Actor
 from core.stripe_gateway import PaymentProviderRefused
 from core.tenancy import all_tenants, tenant_scope
-from ordering import notifications, services, signals
+from ordering import notifications, policies, services, signals
 from ordering.models import Order, OrderState, PaymentRoute
 from ordering.payment_models import CARD_PAYMENT_LIFE, CardPayment, CardPaymentState
 
 State = CardPaymentState
 PURPOSE = "order_payment"  # in the metadata of our Checkout Sessions: the webhook routes by it
-CARD_PAYERS = (Role.BUYER, Role.APPROVER)
-REFUNDERS = (Role.ADMIN, Role.FINANCE)
 MAX_REASON = 1000
 # An open session this close to its expiry is not handed out again: a new one is opened.
 REUSE_MARGIN = timedelta(minutes=10)
@@ -97,8 +95,7 @@ def start_card_payment(actor: Actor, order: Order) -> str:
     recorded under a fresh lock; a second click meanwhile gets the same session back, as
     both asked Stripe under the same idempotency key.
     """
-    require(actor, *CARD_PAYERS)
-    if order.customer_id != actor.organization_id:
+    if not policies.pays_for(actor, order):
         raise NotAllowed("You do not have permission to do that.")
     if not stripe_gateway.configured():
         raise ServiceError("Card payment is not available; contact the vendor.")
@@ -499,7 +496,8 @@ def _send_refund(payload: dict[str, Any]) -> None:
 def refund_card_payment(actor: Actor, order: Order, reason: str) -> CardPayment:
     """The vendor's admin or finance refunds an order's card payment in full. The order keeps
     its state (to stop delivery too, cancel the order: that refunds as well)."""
-    require(actor, *REFUNDERS)
+    if not policies.refunds(actor):
+        raise NotAllowed("You do not have permission to do that.")
     reason = (reason or "").strip()
     if not reason:
         raise ServiceError("Reason: say why the payment is refunded.")

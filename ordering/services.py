@@ -1,8 +1,8 @@
 """The life of an order after checkout: approval, confirmation, cancellation, completion.
 
-The states are data (``ORDER_LIFE``: which moves exist and whose they are) and every move goes
-through ``core.states.transition``, which checks, stamps, audits and signals. Placing orders
-is in ``ordering.checkout``.
+The states are data (``policies.ORDER_LIFE``: which moves exist and whose they are) and every
+move goes through ``core.states.transition``, which checks, stamps, audits and signals.
+Placing orders is in ``ordering.checkout``.
 
 Entry points for other code (no signed-in actor needed):
 
@@ -23,9 +23,8 @@ from core import audit, states
 from core.db import utcnow
 from core.errors import InvalidTransition, NotAllowed, ServiceError
 from core.extensions import db
-from core.permissions import Actor, Role, require
-from core.states import SYSTEM, StateMachine
-from ordering import entitlements, notifications, signals
+from core.permissions import Actor
+from ordering import entitlements, notifications, policies, signals
 from ordering.models import (
     ApprovalDecision,
     Order,
@@ -36,39 +35,12 @@ from ordering.order_form import queue_order_form
 
 State = OrderState
 
-CUSTOMER_CANCELLERS = (Role.BUYER, Role.APPROVER)
-VENDOR_CANCELLERS = (Role.ADMIN, Role.FINANCE)
-CANCELLERS = frozenset({*CUSTOMER_CANCELLERS, *VENDOR_CANCELLERS, SYSTEM})
 MAX_REASON = 1000
-
-# Who moves an order where. An approver decides an order that waits for approval (on to card
-# payment, or confirmed at once); only Stripe's word (SYSTEM) confirms a card payment; only
-# delivery (SYSTEM) completes an order. Whether a customer may still cancel once delivery
-# started is decided by ``cancel_order``.
-ORDER_LIFE = StateMachine(
-    "order",
-    OrderState,
-    initial=frozenset({State.AWAITING_APPROVAL, State.AWAITING_PAYMENT, State.CONFIRMED}),
-    moves={
-        (State.AWAITING_APPROVAL, State.AWAITING_PAYMENT): frozenset({Role.APPROVER}),
-        (State.AWAITING_APPROVAL, State.CONFIRMED): frozenset({Role.APPROVER}),
-        (State.AWAITING_APPROVAL, State.CANCELLED): CANCELLERS,
-        (State.AWAITING_PAYMENT, State.CONFIRMED): frozenset({SYSTEM}),
-        (State.AWAITING_PAYMENT, State.CANCELLED): CANCELLERS,
-        (State.CONFIRMED, State.COMPLETED): frozenset({SYSTEM}),
-        (State.CONFIRMED, State.CANCELLED): CANCELLERS,
-    },
-    stamps={
-        State.CONFIRMED: "confirmed_at",
-        State.COMPLETED: "completed_at",
-        State.CANCELLED: "cancelled_at",
-    },
-)
 
 
 def transition(order: Order, to: OrderState, actor: Actor | None, **changes: object) -> None:
     """Move ``order`` through ``ORDER_LIFE``; a cancellation remembers who cancelled."""
-    states.transition(ORDER_LIFE, order, to, actor, **changes)
+    states.transition(policies.ORDER_LIFE, order, to, actor, **changes)
     if to == State.CANCELLED:
         order.cancelled_by_id = actor.user_id if actor is not None else None
 
@@ -133,8 +105,7 @@ def confirm_order(order: Order, *, via: str, actor: Actor | None = None) -> bool
 
 
 def _awaiting_my_approval(actor: Actor, order: Order) -> Order:
-    require(actor, Role.APPROVER)
-    if order.customer_id != actor.organization_id:
+    if not policies.decides_for(actor, order):
         raise NotAllowed("You do not have permission to do that.")
     order = lock(order)
     if order.state != State.AWAITING_APPROVAL:
@@ -197,14 +168,12 @@ def cancel_order(actor: Actor | None, order: Order, reason: str = "") -> Order:
     finance at any time before completion, with a reason; ``actor=None`` is the system (a
     refund or an expired card payment reported by the payment provider).
     """
-    if actor is not None:
-        require(actor, *CUSTOMER_CANCELLERS, *VENDOR_CANCELLERS)
-        if actor.role in CUSTOMER_CANCELLERS and order.customer_id != actor.organization_id:
-            raise NotAllowed("You do not have permission to do that.")
+    if actor is not None and not policies.cancels_for(actor, order):
+        raise NotAllowed("You do not have permission to do that.")
     order = lock(order)
     if order.state == State.CANCELLED:
         return order
-    by_vendor = actor is None or actor.role in VENDOR_CANCELLERS
+    by_vendor = policies.cancels_as_vendor(actor)
     reason = _reason(reason, required=actor is not None and by_vendor)
     if not by_vendor and delivery_started(order):
         raise InvalidTransition(

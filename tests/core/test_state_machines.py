@@ -28,7 +28,7 @@ from delivery.models import EngagementState as E
 from ordering.models import OrderState as O
 from ordering.payment_models import CARD_PAYMENT_LIFE
 from ordering.payment_models import CardPaymentState as P
-from ordering.services import ORDER_LIFE
+from ordering.policies import ORDER_LIFE
 
 CANCELLERS = {Role.BUYER, Role.APPROVER, Role.ADMIN, Role.FINANCE, SYSTEM}
 DECIDERS = {Role.BUYER, Role.APPROVER}
