@@ -8,7 +8,8 @@ the update runs in a ``BEGIN IMMEDIATE`` transaction (``core.db``), so two claim
 the second sees the first one's token. On PostgreSQL the candidates are picked with ``SKIP
 LOCKED`` so claimers do not wait on each other, and the condition is re-checked on the locked
 row. The work itself then runs outside any transaction (SMTP, WeasyPrint, Stripe), and its
-outcome is written by ``finished`` or ``failed`` in a short transaction of its own.
+outcome is written by ``finished`` or ``failed`` in a short transaction of its own (a row whose
+lease has passed to another claimer meanwhile is left to that claimer).
 
 A claim is a lease: a process that dies mid-work leaves rows whose ``claimed_until`` passes,
 and the next claimer takes them again. Failures back off exponentially, up to
@@ -49,7 +50,8 @@ C = TypeVar("C", bound=Claimable)
 
 def claim(model: type[C], *criteria: Any, limit: int = 50) -> list[C]:
     """Claim up to ``limit`` due rows of ``model`` matching ``criteria``, oldest first, and
-    return them; each row claimed here is claimed by no one else until its lease ends."""
+    return them, detached and loaded, with no transaction left open; each row claimed here
+    is claimed by no one else until its lease ends."""
     now = utcnow()
     token = uuid.uuid4().hex
     claimable = sa.and_(
@@ -74,23 +76,32 @@ def claim(model: type[C], *criteria: Any, limit: int = 50) -> list[C]:
         .execution_options(synchronize_session=False)
     )
     db.session.commit()
-    return list(
+    rows = list(
         db.session.scalars(sa.select(model).where(model.claim_token == token).order_by(model.id))
     )
+    for row in rows:
+        db.session.expunge(row)
+    db.session.commit()  # the work runs with no transaction open (on SQLite: no write lock)
+    return rows
 
 
-def finished(row: Claimable) -> None:
-    """Mark a claimed row done. No commit: the caller writes the work's own outcome with it."""
-    row.done_at = utcnow()
-    row.claim_token = None
-    row.claimed_until = None
-    row.last_error = None
+def finished(row: Claimable, **outcome: Any) -> None:
+    """Mark a claimed row done, with ``outcome`` columns. No commit: the caller's."""
+    _release(row, done_at=utcnow(), last_error=None, **outcome)
 
 
 def failed(row: Claimable, error: str) -> None:
     """Give a claimed row back, to be tried again after a back-off that doubles each time."""
     delay = min(FIRST_RETRY * 2 ** max(row.attempts - 1, 0), LONGEST_RETRY)
-    row.last_error = error[:2000]
-    row.due_at = utcnow() + delay
-    row.claim_token = None
-    row.claimed_until = None
+    _release(row, last_error=error[:2000], due_at=utcnow() + delay)
+
+
+def _release(row: Claimable, **values: Any) -> None:
+    """Write the outcome of a claimed row, unless its lease passed to another claimer."""
+    model = type(row)
+    db.session.execute(
+        sa.update(model)
+        .where(model.id == row.id, model.claim_token == row.claim_token)
+        .values(claim_token=None, claimed_until=None, **values)
+        .execution_options(synchronize_session=False)
+    )

@@ -92,18 +92,14 @@ def run_queued(limit: int = 20) -> int:
     """Do the due jobs, each once; returns how many were done."""
     done = 0
     for job in claims.claim(QueuedJob, QueuedJob.kind.in_(kinds()), limit=limit):
-        payload, kind, vendor_id = dict(job.payload), job.kind, job.vendor_id
-        db.session.commit()  # the performer starts with no transaction open
         try:
-            with tenant_scope(vendor_id) if vendor_id is not None else all_tenants():
-                _performers[kind](payload)
+            with tenant_scope(job.vendor_id) if job.vendor_id is not None else all_tenants():
+                _performers[job.kind](dict(job.payload))
         except Exception as error:  # any failure: kept with its error, retried with back-off
             db.session.rollback()
             current_app.logger.exception("queued job %s failed", job.key)
-            job = db.session.get(QueuedJob, job.id)
             claims.failed(job, f"{type(error).__name__}: {error}")
         else:
-            job = db.session.get(QueuedJob, job.id)
             claims.finished(job)
             done += 1
         db.session.commit()

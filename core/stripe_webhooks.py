@@ -171,24 +171,20 @@ def process_events(limit: int = 20) -> int:
     """Run the handler of each recorded event once; returns how many were settled."""
     settled = 0
     for event in claims.claim(StripeEvent, limit=limit):
-        event_id, handlers = event.id, handlers_for(event)
-        db.session.commit()
         try:
-            outcomes = [handler(event) for handler in handlers]
+            outcomes = [handler(event) for handler in handlers_for(event)]
             outcome = "; ".join(outcomes) if outcomes else _nobody(event)
         except PaymentProviderUnavailable as error:
             db.session.rollback()
-            current_app.logger.warning("Stripe event %s not processed: %s", event_id, error)
-            claims.failed(db.session.get(StripeEvent, event_id), error.detail or str(error))
+            current_app.logger.warning("Stripe event %s not processed: %s", event.event_id, error)
+            claims.failed(event, error.detail or str(error))
             db.session.commit()
             continue
         except ServiceError as error:  # refused for good (by Stripe, or a rule)
             db.session.rollback()
-            current_app.logger.warning("Stripe event %s refused: %s", event_id, error.message)
+            current_app.logger.warning("Stripe event %s refused: %s", event.event_id, error.message)
             outcome = f"refused: {error.message}"
-        event = db.session.get(StripeEvent, event_id)
-        event.outcome = outcome[:500]
-        claims.finished(event)
+        claims.finished(event, outcome=outcome[:500])
         db.session.commit()
         settled += 1
     return settled

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import update
 
+from core import mail
 from core.claims import MAX_ATTEMPTS
 from core.db import utcnow
 from core.extensions import db
@@ -81,3 +82,15 @@ def test_a_message_that_keeps_failing_stops_being_retried(app, unscoped):
     [given_up] = emails_to(unscoped, "someone@example.com")
     assert given_up.attempts == MAX_ATTEMPTS
     assert given_up.sent_at is None
+
+
+def test_no_transaction_is_open_while_a_message_is_sent(app, unscoped, monkeypatch):
+    """SMTP may take seconds: on SQLite an open write transaction would stop every writer."""
+    seen = []
+    monkeypatch.setattr(mail, "_deliver", lambda email: seen.append(db.session().in_transaction()))
+    with unscoped():
+        for number in range(3):
+            send_mail(f"person{number}@example.com", "Hello", "Body")
+        db.session.commit()
+        assert deliver_pending() == 3
+    assert seen == [False, False, False]

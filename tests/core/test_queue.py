@@ -1,0 +1,71 @@
+"""Queued jobs: asked for in the caller's transaction, done once after it commits, with no
+transaction open, retried with back-off when they fail."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from core import queue
+from core.db import utcnow
+from core.extensions import db
+from core.queue import QueuedJob, enqueue, run_queued
+
+calls: list[tuple[dict, bool]] = []
+
+
+@pytest.fixture
+def probe():
+    """A kind of job that records its payload and whether a transaction was open, and fails
+    while its payload says so."""
+
+    def perform(payload: dict) -> None:
+        calls.append((payload, db.session().in_transaction()))
+        if payload.get("fail"):
+            raise OSError("the remote end is down")
+
+    calls.clear()
+    queue.performs("probe")(perform)
+    yield calls
+    del queue._performers["probe"]
+
+
+def test_a_job_asked_for_twice_runs_once_with_no_transaction_open(app, unscoped, probe):
+    with unscoped():
+        enqueue("probe", "probe-1", vendor_id=None, payload={"n": 1})
+        enqueue("probe", "probe-1", vendor_id=None, payload={"n": 1})
+        db.session.commit()
+        assert run_queued() == 1
+        assert run_queued() == 0
+    assert probe == [({"n": 1}, False)]
+
+
+def test_a_job_asked_for_in_a_transaction_that_rolls_back_never_runs(app, unscoped, probe):
+    with unscoped():
+        enqueue("probe", "probe-2", vendor_id=None)
+        db.session.rollback()
+        assert run_queued() == 0
+    assert probe == []
+
+
+def test_a_failing_job_keeps_its_error_and_waits_before_it_is_tried_again(app, unscoped, probe):
+    with unscoped():
+        enqueue("probe", "probe-3", vendor_id=None, payload={"fail": True})
+        db.session.commit()
+        assert run_queued() == 0
+        job = db.session.scalar(select(QueuedJob))
+        assert (job.attempts, job.done_at) == (1, None)
+        assert "remote end is down" in job.last_error
+        assert job.due_at > utcnow()
+        assert run_queued() == 0  # not due yet
+        job.due_at, job.payload = utcnow(), {"fail": False}
+        db.session.commit()
+        assert run_queued() == 1
+        job = db.session.scalar(select(QueuedJob).execution_options(populate_existing=True))
+        assert (job.attempts, job.last_error) == (2, None)
+        assert job.done_at is not None
+
+
+def test_asking_for_a_kind_nobody_performs_is_a_bug(app, unscoped):
+    with unscoped(), pytest.raises(RuntimeError):
+        enqueue("nobody", "nobody-1", vendor_id=None)
