@@ -42,9 +42,9 @@ def entitlements_page() -> ResponseReturnValue:
     form.customer_id.choices = customer_choices()
     form.target.choices = _target_choices()
     if request.method == "GET":
-        today = utcnow().date()
-        form.valid_from.data = today
-        form.valid_until.data = today.replace(year=today.year + 1)
+        form.valid_from.data, form.valid_until.data = entitlements.default_validity(
+            utcnow().date()
+        )
         form.customer_id.data = request.args.get("customer", type=int)
     if form.validate_on_submit():
         servlet_id, kind = _target(form.target.data)

@@ -32,6 +32,16 @@ class Grant:
     note: str = ""
 
 
+def default_validity(today: date) -> tuple[date, date]:
+    """A subscription year from ``today``: what the grant form offers. A grant made on
+    29 February runs to 28 February, as there is no 29th the year after."""
+    try:
+        until = today.replace(year=today.year + 1)
+    except ValueError:
+        until = today.replace(year=today.year + 1, day=28)
+    return today, until
+
+
 def _check(grant: Grant, today: date) -> None:
     if (grant.servlet_id is None) == (grant.kind is None):
         raise ServiceError("Choose either one servlet or a servlet kind the credits are for.")

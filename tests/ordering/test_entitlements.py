@@ -3,7 +3,7 @@ cancelled or rejected, shown to the customer with what is left and when it expir
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -158,3 +158,15 @@ def test_the_credit_route_is_offered_only_with_credits(client, tenant_a, unscope
     with unscoped():
         factories.credits(tenant_a)
     assert 'value="entitlement"' in client.get("/checkout").data.decode()
+
+
+@pytest.mark.parametrize(
+    ("today", "until"),
+    [
+        (date(2028, 2, 29), date(2029, 2, 28)),
+        (date(2027, 2, 28), date(2028, 2, 28)),
+        (date(2026, 12, 1), date(2027, 12, 1)),
+    ],
+)
+def test_a_grant_offers_a_year_of_validity_even_from_29_february(today, until):
+    assert entitlements.default_validity(today) == (today, until)
