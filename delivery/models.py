@@ -79,7 +79,13 @@ class Engagement(IdMixin, TenantMixin, TimestampMixin, db.Model):
     """One unit of an order line, delivered against the KPI dates of the version bought."""
 
     __tablename__ = "engagement"
-    __table_args__ = (sa.UniqueConstraint("order_line_id", "unit"),)
+    __table_args__ = (
+        sa.UniqueConstraint("order_line_id", "unit"),
+        sa.UniqueConstraint("vendor_id", "number"),
+    )
+
+    # Counts per vendor (core.sequences): E-000001, E-000002...
+    number: Mapped[int]
 
     order_line_id: Mapped[int] = mapped_column(sa.ForeignKey("order_line.id"), index=True)
     unit: Mapped[int] = mapped_column(default=1)
@@ -99,7 +105,7 @@ class Engagement(IdMixin, TenantMixin, TimestampMixin, db.Model):
 
     @property
     def reference(self) -> str:
-        return f"E-{self.id:06d}"
+        return f"E-{self.number:06d}"
 
     @classmethod
     def reach(cls, stmt: sa.Select[Any], actor: Actor | None) -> sa.Select[Any]:

@@ -20,6 +20,7 @@ from core.db import utcnow
 from core.extensions import db
 from core.mail import send_mail
 from core.permissions import Role
+from core.sequences import next_number
 from delivery.calendar import add_business_days
 from delivery.models import CLOSED, ENGAGEMENT_LIFE, NOT_STARTED, Engagement, EngagementState
 from ordering import signals
@@ -50,6 +51,7 @@ def create_engagements(order: Order) -> list[Engagement]:
         for unit in range(1, line.quantity + 1):
             created.append(
                 Engagement(
+                    number=next_number(order.vendor_id, "engagement"),
                     vendor_id=order.vendor_id,
                     order_line_id=line.id,
                     unit=unit,

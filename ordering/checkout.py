@@ -24,6 +24,7 @@ from core.errors import Conflict, ServiceError
 from core.extensions import db
 from core.money import Money
 from core.permissions import Actor, Role, require
+from core.sequences import next_number
 from ordering import carts, entitlements, notifications
 from ordering.intake import clean_answers, questions_of
 from ordering.models import (
@@ -194,6 +195,7 @@ def _insert(
 ) -> Order | None:
     """Write the order row first; on a token clash roll back and return ``None``."""
     order = Order(
+        number=next_number(actor.vendor_id, "order"),
         vendor_id=actor.vendor_id,
         customer_id=actor.organization_id,
         placed_by_id=actor.user_id,

@@ -116,8 +116,12 @@ class Order(IdMixin, TenantMixin, TimestampMixin, db.Model):
     __tablename__ = "order"
     __table_args__ = (
         sa.UniqueConstraint("checkout_token"),
+        sa.UniqueConstraint("vendor_id", "number"),
         sa.CheckConstraint("total_minor >= 0", name="total_not_negative"),
     )
+
+    # Counts per vendor (core.sequences): a vendor's orders read O-000001, O-000002...
+    number: Mapped[int]
 
     customer_id: Mapped[int] = mapped_column(sa.ForeignKey("organization.id"), index=True)
     placed_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"), index=True)
@@ -162,7 +166,7 @@ class Order(IdMixin, TenantMixin, TimestampMixin, db.Model):
 
     @property
     def reference(self) -> str:
-        return f"O-{self.id:06d}"
+        return f"O-{self.number:06d}"
 
     @property
     def total(self) -> Money:

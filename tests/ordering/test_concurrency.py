@@ -242,3 +242,26 @@ def test_twenty_buyers_opening_a_recommendation_at_once_record_one_view(app, ten
     with unscoped():
         assert db.session.get(Recommendation, recommendation_id).state.value == "viewed"
         assert count(AuditEvent.action == "recommendation.viewed") == 1
+
+
+def test_ten_buyers_checking_out_at_once_get_consecutive_order_numbers(app, tenant_a, unscoped):
+    with unscoped():
+        customer = db.session.get(Organization, tenant_a.customer_id)
+        buyers = [people.person(customer, Role.BUYER) for _ in range(10)]
+        forms = []
+        for buyer in buyers:
+            shopper = replace(tenant_a, people={**tenant_a.people, Role.BUYER: buyer})
+            factories.cart_line(shopper)
+            forms.append(
+                {
+                    "checkout_token": factories.token(shopper),
+                    "terms_version": factories.accept(tenant_a),
+                    "payment_route": "invoice",
+                    "accept_terms": "y",
+                }
+            )
+    answers = race(app, [(b, post("/checkout", **f)) for b, f in zip(buyers, forms, strict=True)])
+    assert set(answers) == {302}
+    with unscoped():
+        assert sorted(db.session.scalars(select(Order.number))) == list(range(1, 11))
+        assert sorted(db.session.scalars(select(Engagement.number))) == list(range(1, 11))

@@ -202,3 +202,21 @@ def test_the_order_list_runs_a_fixed_number_of_queries(client, tenant_a, unscope
         for _ in range(4):
             factories.order(tenant_a, quantity=2)
     assert statements() == few
+
+
+def test_order_and_engagement_references_count_per_vendor(app, tenant_a, tenant_b, unscoped):
+    """A vendor's list reads O-000001, O-000002... whatever other vendors ordered between."""
+    with unscoped():
+        placed = [factories.order(tenant, quantity=2) for tenant in (tenant_a, tenant_b, tenant_a)]
+        references = [db.session.get(Order, order_id).reference for order_id in placed]
+        engagements = db.session.execute(
+            select(Engagement.vendor_id, Engagement.number).order_by(Engagement.id)
+        ).all()
+    assert references == ["O-000001", "O-000001", "O-000002"]
+    assert [number for vendor, number in engagements if vendor == tenant_a.vendor_id] == [
+        1,
+        2,
+        3,
+        4,
+    ]
+    assert [number for vendor, number in engagements if vendor == tenant_b.vendor_id] == [1, 2]
