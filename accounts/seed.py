@@ -31,6 +31,31 @@ VENDORS = {
 }
 
 
+# The demo's people, by the email the seed gives them: names, not role labels.
+PEOPLE = {
+    "admin@northwind.example": "Dana Whitfield",
+    "csm@northwind.example": "Priya Raman",
+    "delivery.manager@northwind.example": "Marcus Lee",
+    "consultant@northwind.example": "Sofia Alvarez",
+    "finance@northwind.example": "Tom Becker",
+    "buyer@blue.example": "Jamal Carter",
+    "approver@blue.example": "Helen Osei",
+    "viewer@blue.example": "Ken Watanabe",
+    "partner.manager@bridgepoint.example": "Olivia Grant",
+    "partner.consultant@bridgepoint.example": "Ravi Patel",
+    "admin@helios.example": "Lena Vogel",
+    "csm@helios.example": "Jonas Berg",
+    "delivery.manager@helios.example": "Amélie Dubois",
+    "consultant@helios.example": "Matteo Rossi",
+    "finance@helios.example": "Ingrid Holm",
+    "buyer@alpenrose.example": "Stefan Huber",
+    "approver@alpenrose.example": "Claudia Meier",
+    "viewer@alpenrose.example": "Lukas Brunner",
+    "partner.manager@keystone.example": "Nora Fitzgerald",
+    "partner.consultant@keystone.example": "Daniel Okafor",
+}
+
+
 def _organization(name: str, kind: OrgKind, vendor: Organization | None) -> Organization:
     organization = db.session.scalar(select(Organization).where(Organization.name == name))
     if organization is None:
@@ -44,8 +69,11 @@ def _organization(name: str, kind: OrgKind, vendor: Organization | None) -> Orga
 
 def _member(organization: Organization, role: Role, email: str, logins: list[Login]) -> None:
     user = db.session.scalar(select(User).where(User.email == email))
+    name = PEOPLE.get(email, role.label)
+    if user is not None and user.name == role.label:  # seeded before people had names
+        user.name = name
     if user is None:
-        user = User(email=email, name=role.label)
+        user = User(email=email, name=name)
         user.set_password(DEMO_PASSWORD)
         db.session.add(user)
         db.session.flush()

@@ -244,6 +244,7 @@ def _seed_recommendations(vendor: Organization, customer: Organization, live: li
     recommendations.mark_viewed(buyer, made[1])
     recommendations.mark_ordered(buyer, made[2])
     recommendations.decline(buyer, made[3], "We have no budget left this quarter.")
-    made[4].expires_at = utcnow() - timedelta(days=1)
+    made[4].created_at = utcnow() - timedelta(days=40)  # sent, then left unanswered
+    made[4].expires_at = utcnow() - timedelta(days=10)
     db.session.commit()
     recommendations.expire_due()

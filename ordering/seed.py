@@ -122,8 +122,7 @@ def _seed_customer(vendor: Organization, customer: Organization) -> None:
         ),
     )
 
-    completed = _order(buyer, cheap, po_number="PO-1001", days_ago=60)
-    services.complete_order(completed)
+    _order(buyer, cheap, po_number="PO-1001", days_ago=60)  # delivered and completed by delivery
     _order(buyer, cheap, quantity=2, po_number="PO-1002", days_ago=20)  # confirmed
     approved = _order(buyer, dear, quantity=above, po_number="PO-1003", days_ago=12)
     services.approve_order(approver, approved, "Within the quarter's budget.")

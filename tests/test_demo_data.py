@@ -1,0 +1,90 @@
+"""The demo tells one consistent story: each vendor has a catalog worth browsing, and what a
+page says about the data is true of it. One seeding (it is slow), several stories checked."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from accounts.models import Organization, User
+from catalog.models import (
+    Catalog,
+    LifecycleStage,
+    Recommendation,
+    RecommendationState,
+    ServletKind,
+    ServletVersion,
+    VersionState,
+)
+from core.demo import run_seeders
+from core.extensions import db
+from core.permissions import OrgKind, Role
+from delivery.models import Engagement, EngagementState
+from ordering.models import Order, OrderLine, OrderState
+
+
+def test_the_demo_holds_together(app, unscoped):
+    with unscoped():
+        run_seeders()
+        vendors = db.session.scalars(
+            select(Organization).where(Organization.kind == OrgKind.VENDOR)
+        ).all()
+        assert len(vendors) == 2
+        for vendor in vendors:
+            catalog_worth_browsing(vendor)
+        completed_orders_were_delivered()
+        recommendations_expire_after_they_were_sent()
+        people_have_names_and_references_count_per_vendor()
+
+
+def catalog_worth_browsing(vendor: Organization) -> None:
+    """15-30 published servlets of every kind and stage, 2-3 catalogs, recommendations in
+    every state."""
+    published = db.session.scalars(
+        select(ServletVersion).where(
+            ServletVersion.vendor_id == vendor.id, ServletVersion.state == VersionState.PUBLISHED
+        )
+    ).all()
+    catalogs = db.session.scalars(select(Catalog).where(Catalog.vendor_id == vendor.id)).all()
+    states = set(
+        db.session.scalars(
+            select(Recommendation.state).where(Recommendation.vendor_id == vendor.id)
+        )
+    )
+    assert 15 <= len(published) <= 30, vendor.name
+    assert {v.kind for v in published} == set(ServletKind), vendor.name
+    assert {v.stage for v in published} == set(LifecycleStage), vendor.name
+    assert 2 <= len(catalogs) <= 3, vendor.name
+    assert states == set(RecommendationState), vendor.name
+
+
+def completed_orders_were_delivered() -> None:
+    completed = db.session.scalars(select(Order).where(Order.state == OrderState.COMPLETED)).all()
+    assert completed, "the demo shows a completed order"
+    for order in completed:
+        states = db.session.scalars(
+            select(Engagement.state)
+            .join(OrderLine, OrderLine.id == Engagement.order_line_id)
+            .where(OrderLine.order_id == order.id)
+        ).all()
+        assert states, order.reference
+        assert set(states) == {EngagementState.ACCEPTED}, order.reference
+
+
+def recommendations_expire_after_they_were_sent() -> None:
+    expired = db.session.scalars(
+        select(Recommendation).where(Recommendation.state == RecommendationState.EXPIRED)
+    ).all()
+    assert expired
+    assert all(r.created_at < r.expires_at <= r.closed_at for r in expired)
+
+
+def people_have_names_and_references_count_per_vendor() -> None:
+    names = set(db.session.scalars(select(User.name)))
+    assert not {role.label for role in Role} & names, "people have people's names"
+    numbers: dict[int, list[int]] = {}
+    for vendor_id, number in db.session.execute(
+        select(Order.vendor_id, Order.number).order_by(Order.id)
+    ):
+        numbers.setdefault(vendor_id, []).append(number)
+    assert len(numbers) == 2
+    assert all(found == list(range(1, len(found) + 1)) for found in numbers.values())
