@@ -14,7 +14,8 @@ from accounts.forms import AcceptInvitationForm, ForgotPasswordForm, NewPassword
 from accounts.session import MEMBERSHIP_KEY
 from accounts.tokens import Purpose, user_for_token
 from core.errors import ServiceError
-from core.permissions import requires
+from core.home import panels_for
+from core.permissions import current_actor, requires
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
@@ -122,4 +123,8 @@ def switch_organization(membership_id: int) -> ResponseReturnValue:
 @requires()
 def home() -> ResponseReturnValue:
     membership = current_user.membership
-    return render_template(f"home/{membership.role.value}.html", membership=membership)
+    return render_template(
+        f"home/{membership.role.value}.html",
+        membership=membership,
+        panels=panels_for(current_actor()),
+    )

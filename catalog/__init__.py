@@ -7,7 +7,15 @@ from core.wiring import wire
 bp = Blueprint("catalog", __name__, cli_group="catalog")
 
 # The modules that declare something for the app; see core.wiring.
-MODULES = ("views", "authoring_views", "price_book_views", "recommendation_views", "jobs", "seed")
+MODULES = (
+    "views",
+    "home",
+    "authoring_views",
+    "price_book_views",
+    "recommendation_views",
+    "jobs",
+    "seed",
+)
 
 
 def init_app(app: Flask) -> None:

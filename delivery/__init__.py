@@ -7,7 +7,7 @@ from core.wiring import wire
 bp = Blueprint("delivery", __name__)
 
 # The modules that declare something for the app; see core.wiring.
-MODULES = ("views", "services", "seed")
+MODULES = ("views", "home", "services", "seed")
 
 
 def init_app(app: Flask) -> None:

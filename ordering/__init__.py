@@ -9,6 +9,7 @@ bp = Blueprint("ordering", __name__)
 # The modules that declare something for the app; see core.wiring.
 MODULES = (
     "views",
+    "home",
     "order_views",
     "payment_views",
     "entitlement_views",
