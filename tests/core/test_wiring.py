@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PROBE = """
 import pkgutil, sys
 from importlib import import_module
-from core import scheduler, queue, stripe_webhooks, demo, navigation
+from core import scheduler, queue, stripe_webhooks, demo, navigation, home
 from core.app import AREAS, create_app
 
 def declared():
@@ -25,6 +25,7 @@ def declared():
         sorted(stripe_webhooks._handlers),
         sorted(f.__module__ + "." + f.__qualname__ for f in demo._seeders),
         sorted(item.endpoint for item in navigation._items),
+        sorted(home.registered()),
     )
 
 create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "probe"})
