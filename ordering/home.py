@@ -40,7 +40,7 @@ def approvals(actor: Actor) -> Panel:
     orders = db.session.scalars(waiting.limit(SHOWN)).all()
     currency = orders[0].currency if orders else None
     listed = waiting.order_by(None).subquery()
-    total = db.session.scalar(select(func.coalesce(func.sum(listed.c.total_minor), 0)))
+    total = int(db.session.scalar(select(func.coalesce(func.sum(listed.c.total_minor), 0))))
     figures = (Figure("Waiting for you", str(count), url_for("ordering.approvals")),)
     if currency:
         figures += (
