@@ -6,7 +6,6 @@ from babel.numbers import list_currencies
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    DecimalField,
     EmailField,
     IntegerField,
     PasswordField,
@@ -26,6 +25,7 @@ from wtforms.validators import (
     Regexp,
 )
 
+from core.form_fields import PlainDecimalField
 from core.permissions import OrgKind, Role
 
 PASSWORD_RULES = [
@@ -123,8 +123,9 @@ class VendorSettingsForm(FlaskForm):
         "Payment terms (days)",
         validators=[InputRequired(), NumberRange(min=0, max=365, message="Between 0 and 365.")],
     )
-    tax_rate = DecimalField(
+    tax_rate = PlainDecimalField(
         "Tax rate (%)",
+        whole_digits=3,
         places=2,
         validators=[InputRequired(), NumberRange(min=0, max=100, message="Between 0 and 100.")],
     )

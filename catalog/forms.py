@@ -11,8 +11,6 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
-    DateField,
-    DecimalField,
     FieldList,
     Form,
     FormField,
@@ -43,6 +41,7 @@ from catalog.models import (
     ServletKind,
 )
 from catalog.queries import SORTS
+from core.form_fields import DayField, PlainDecimalField
 from core.money import Money
 
 
@@ -147,8 +146,9 @@ class ServletForm(FlaskForm):
         validators=[InputRequired(), NumberRange(min=1, max=MAX_DAYS)],
         default=10,
     )
-    csat_target = DecimalField(
+    csat_target = PlainDecimalField(
         "CSAT target (1 to 5)",
+        whole_digits=1,
         places=1,
         validators=[InputRequired(), NumberRange(min=1, max=5)],
         default=Decimal("4.5"),
@@ -279,7 +279,7 @@ class RecommendForm(FlaskForm):
         description="The customer reads this, e.g. the health-check finding it addresses.",
         render_kw={"rows": 4},
     )
-    expires_on = DateField("Expires on (optional)", validators=[Optional()])
+    expires_on = DayField("Expires on (optional)", validators=[Optional()])
     submit = SubmitField("Recommend")
 
 

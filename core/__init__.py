@@ -2,6 +2,7 @@
 
 from flask import Blueprint, Flask
 
+from core import converters
 from core.wiring import wire
 
 bp = Blueprint("core", __name__, cli_group=None)
@@ -11,4 +12,6 @@ MODULES = ("views", "navigation", "templating", "stripe_webhooks")
 
 
 def init_app(app: Flask) -> None:
+    # First of all areas, before any route is added: rules pick their converters then.
+    converters.init_app(app)
     wire(app, bp, __name__, MODULES)

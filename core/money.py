@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 
 from babel.numbers import format_currency, get_currency_precision, is_currency
+
+from core.bounds import OutOfBounds, TooLarge, TooManyDecimals, parse_decimal
+
+# Digits before the decimal point of a typed amount: with up to three minor digits it still
+# fits a BIGINT of minor units, and it is far beyond any price this product handles.
+MAX_WHOLE_DIGITS = 15
 
 
 class CurrencyMismatch(TypeError):
@@ -33,20 +39,20 @@ class Money:
         return cls(0, currency)
 
     @classmethod
-    def parse(cls, text: str | Decimal, currency: str) -> Money:
+    def parse(cls, text: str, currency: str) -> Money:
         """``"1234.50"`` → ``Money(123450, "EUR")``; more decimals than the currency has is
-        an error rather than a silent rounding."""
-        try:
-            value = Decimal(str(text).strip().replace(",", ""))
-        except InvalidOperation as error:
-            raise ValueError(f"{text!r} is not an amount") from error
-        if not value.is_finite():
-            raise ValueError(f"{text!r} is not an amount")
+        an error rather than a silent rounding, and so is an exponent (``1e999999``) or an
+        amount too large for a 64-bit count of minor units."""
         digits = minor_digits(currency)
-        scaled = value.scaleb(digits)
-        if scaled != scaled.to_integral_value():
-            raise ValueError(f"{currency} amounts have at most {digits} decimals")
-        return cls(int(scaled), currency)
+        try:
+            value = parse_decimal(text, whole_digits=MAX_WHOLE_DIGITS, places=digits)
+        except TooManyDecimals as error:
+            raise ValueError(f"{currency} amounts have at most {digits} decimals") from error
+        except TooLarge as error:
+            raise ValueError(f"“{text.strip()[:40]}” is too large an amount") from error
+        except OutOfBounds as error:
+            raise ValueError(f"“{text.strip()[:40]}” is not an amount") from error
+        return cls(int(value.scaleb(digits)), currency)
 
     def to_decimal(self) -> Decimal:
         return Decimal(self.amount).scaleb(-minor_digits(self.currency))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    DateField,
     HiddenField,
     IntegerField,
     SelectField,
@@ -16,6 +15,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from core.form_fields import DayField, IdField
 from ordering.entitlements import MAX_CREDITS
 from ordering.models import MAX_QUANTITY
 
@@ -26,8 +26,8 @@ QUANTITY_RULES = [InputRequired(message="Enter a quantity."), QUANTITY_RANGE]
 
 
 class AddToCartForm(FlaskForm):
-    servlet_id = IntegerField(validators=[InputRequired()])
-    catalog_id = IntegerField(validators=[Optional()])
+    servlet_id = IdField(validators=[InputRequired()])
+    catalog_id = IdField(validators=[Optional()])
     quantity = IntegerField(
         "Quantity",
         default=1,
@@ -88,8 +88,8 @@ class GrantForm(FlaskForm):
             NumberRange(min=1, max=MAX_CREDITS, message=f"From 1 to {MAX_CREDITS:,}."),
         ],
     )
-    valid_from = DateField("Valid from", validators=[InputRequired(message="Enter a date.")])
-    valid_until = DateField("Valid until", validators=[InputRequired(message="Enter a date.")])
+    valid_from = DayField("Valid from", validators=[InputRequired(message="Enter a date.")])
+    valid_until = DayField("Valid until", validators=[InputRequired(message="Enter a date.")])
     note = StringField(
         "Note",
         validators=[Length(max=500)],

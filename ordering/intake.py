@@ -8,14 +8,21 @@ customer meant it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from catalog.models import QuestionType
+from core.bounds import (
+    OutOfBounds,
+    TooLarge,
+    TooManyDecimals,
+    parse_day,
+    parse_decimal,
+    plain_decimal,
+)
 
 MAX_TEXT = 2000
-MAX_NUMBER = Decimal("1e12")
+NUMBER_DIGITS = 12  # before the decimal point: below a trillion
+NUMBER_PLACES = 6
 YES_NO = {"yes": "Yes", "no": "No"}
 
 
@@ -51,23 +58,24 @@ class AnswerError(ValueError):
 
 
 def _number(text: str) -> str:
+    """Stored as a plain decimal of at most 20 characters: ``1e-1000020`` is refused rather
+    than written out as a million digits."""
     try:
-        value = Decimal(text.replace(",", ""))
-    except InvalidOperation as error:
+        value = parse_decimal(text, whole_digits=NUMBER_DIGITS, places=NUMBER_PLACES)
+    except TooLarge as error:
+        raise AnswerError(f"Enter a number of at most {NUMBER_DIGITS} digits.") from error
+    except TooManyDecimals as error:
+        raise AnswerError(f"Enter a number with at most {NUMBER_PLACES} decimals.") from error
+    except OutOfBounds as error:
         raise AnswerError("Enter a number, e.g. 25.") from error
-    if not value.is_finite() or abs(value) >= MAX_NUMBER:
-        raise AnswerError("Enter a number, e.g. 25.")
-    return format(value.normalize(), "f")
+    return plain_decimal(value)
 
 
 def _date(text: str) -> str:
     try:
-        day = date.fromisoformat(text)
-    except ValueError as error:
+        return parse_day(text).isoformat()
+    except OutOfBounds as error:
         raise AnswerError("Enter a date as YYYY-MM-DD.") from error
-    if not 1900 <= day.year <= 2200:
-        raise AnswerError("Enter a date as YYYY-MM-DD.")
-    return day.isoformat()
 
 
 def clean_answer(question: Question, raw: str | None) -> str:

@@ -125,7 +125,7 @@ def test_add_more_rows_redisplays_the_form_without_saving(client, tenant_a, unsc
         ("price", "99999999999", b"at most 10,000,000"),
         ("price", "12.345", b"at most 2 decimals"),
         ("price", "twelve", b"Enter an amount"),
-        ("price", "1e400", b"at most 10,000,000"),
+        ("price", "1e400", b"Enter an amount"),  # no exponents: 1e999999 would overflow
         ("duration_days", "0", b"Duration"),
         ("duration_days", "100000000000000000000", b"Duration"),
         ("effort_hours", "-3", b"Effort"),

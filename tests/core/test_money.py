@@ -36,6 +36,26 @@ def test_parse_accepts_the_currency_precision_and_refuses_more():
         Money.parse("ten", "USD")
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("1e999999", "not an amount"),
+        ("1e-1000020", "not an amount"),
+        ("1e3", "not an amount"),
+        ("Infinity", "not an amount"),
+        ("9" * 5000, "not an amount"),
+        ("1" + "0" * 15, "too large an amount"),
+    ],
+)
+def test_parse_refuses_exponents_and_amounts_too_large_to_count_in_minor_units(text, message):
+    with pytest.raises(ValueError, match=message):
+        Money.parse(text, "USD")
+
+
+def test_parse_takes_the_largest_amount_that_fits_in_minor_units():
+    assert Money.parse("999,999,999,999,999.999", "BHD").amount == 999_999_999_999_999_999
+
+
 def test_percent_rounds_half_up_per_line():
     assert Money(1050, "USD").percent(Decimal("10")) == Money(105, "USD")
     assert Money(125, "USD").percent(Decimal("10")) == Money(13, "USD")  # 12.5 -> 13
