@@ -31,10 +31,10 @@ from core.navigation import nav_item
 from core.pagination import paginate
 from core.permissions import ROLES_BY_KIND, OrgKind, Role, current_actor, get_or_404, requires
 
-nav_item("People", "accounts.people", Role.ADMIN)
-nav_item("Organisations", "accounts.organizations", Role.ADMIN)
-nav_item("Settings", "accounts.vendor_settings", Role.ADMIN)
-nav_item("Audit log", "accounts.audit_log", Role.ADMIN)
+nav_item("People", "accounts.people", Role.ADMIN, group="Admin", icon="people")
+nav_item("Organisations", "accounts.organizations", Role.ADMIN, group="Admin", icon="buildings")
+nav_item("Settings", "accounts.vendor_settings", Role.ADMIN, group="Admin", icon="gear")
+nav_item("Audit log", "accounts.audit_log", Role.ADMIN, group="Admin", icon="journal-text")
 
 PER_PAGE = 25
 

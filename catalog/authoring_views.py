@@ -18,7 +18,7 @@ from core.navigation import nav_item
 from core.pagination import paginate
 from core.permissions import Role, current_actor, get_or_404, requires
 
-nav_item("Servlets", "catalog.servlets", Role.ADMIN)
+nav_item("Servlets", "catalog.servlets", Role.ADMIN, group="Sell", icon="box-seam")
 
 PER_PAGE = 25
 

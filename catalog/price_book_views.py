@@ -18,7 +18,7 @@ from core.money import Money
 from core.navigation import nav_item
 from core.permissions import OrgKind, Role, current_actor, get_or_404, requires
 
-nav_item("Catalogs", "catalog.catalogs", Role.ADMIN)
+nav_item("Catalogs", "catalog.catalogs", Role.ADMIN, group="Sell", icon="journals")
 
 
 @bp.route("/admin/catalogs", methods=["GET", "POST"], endpoint="catalogs")

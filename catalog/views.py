@@ -31,7 +31,7 @@ from core.pagination import paginate
 from core.permissions import CUSTOMER_ROLES, current_actor, get_or_404, requires
 from core.tenancy import all_tenants
 
-nav_item("Catalog", "catalog.browse", *CUSTOMER_ROLES)
+nav_item("Catalog", "catalog.browse", *CUSTOMER_ROLES, group="Sell", icon="grid")
 
 CARDS_PER_PAGE = 12
 

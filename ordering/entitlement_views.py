@@ -16,8 +16,14 @@ from ordering import bp, entitlements
 from ordering.forms import GrantForm, choice
 from ordering.order_views import customer_choices
 
-nav_item("Entitlements", "ordering.entitlements_page", *entitlements.GRANTERS)
-nav_item("Credits", "ordering.credits", *CUSTOMER_ROLES)
+nav_item(
+    "Entitlements",
+    "ordering.entitlements_page",
+    *entitlements.GRANTERS,
+    group="Order",
+    icon="ticket-perforated",
+)
+nav_item("Credits", "ordering.credits", *CUSTOMER_ROLES, group="Order", icon="coin")
 
 PER_PAGE = 25
 
@@ -42,9 +48,7 @@ def entitlements_page() -> ResponseReturnValue:
     form.customer_id.choices = customer_choices()
     form.target.choices = _target_choices()
     if request.method == "GET":
-        form.valid_from.data, form.valid_until.data = entitlements.default_validity(
-            utcnow().date()
-        )
+        form.valid_from.data, form.valid_until.data = entitlements.default_validity(utcnow().date())
         form.customer_id.data = request.args.get("customer", type=int)
     if form.validate_on_submit():
         servlet_id, kind = _target(form.target.data)

@@ -17,7 +17,7 @@ from ordering.models import OrderState, PaymentRoute
 
 ORDERING_ROLES = carts.ORDERING_ROLES
 
-nav_item("Cart", "ordering.cart", *ORDERING_ROLES)
+nav_item("Cart", "ordering.cart", *ORDERING_ROLES, group="Order", icon="cart3")
 
 
 @bp.post("/cart/add")

@@ -65,5 +65,5 @@ def test_navigation_shows_each_role_its_catalog_pages(client, tenant_a, role, vi
     sign_in(client, tenant_a.people[role])
     html = client.get("/").data.decode()
     for label in ("Servlets", "Catalogs", "Recommendations", "Catalog"):
-        link = f'">{label}</a></li>'
+        link = f"</i>{label}</a></li>"  # a sidebar link: its icon, then its label
         assert (link in html) == (label in visible), label

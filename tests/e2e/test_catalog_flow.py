@@ -25,7 +25,7 @@ UNASSIGNED_PASSWORD = "granite-e2e-password"
 
 
 def _nav(page: Page, label: str) -> None:
-    page.locator("nav.navbar").get_by_role("link", name=label, exact=True).click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name=label, exact=True).click()
 
 
 def _author_and_publish_servlet(page: Page) -> None:

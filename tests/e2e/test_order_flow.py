@@ -21,7 +21,7 @@ USERS_IN_SCOPE = "250"
 
 
 def _nav(page: Page, label: str) -> None:
-    page.locator("nav.navbar").get_by_role("link", name=label, exact=True).click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name=label, exact=True).click()
 
 
 def _empty_the_cart(page: Page) -> None:

@@ -47,7 +47,7 @@ def test_sign_out_from_the_navbar_returns_to_sign_in(page: Page, live_server: Li
     _sign_in(page, email, password)
     expect(page.get_by_test_id("home-admin")).to_be_visible()
 
-    page.get_by_test_id("current-organization").click()
+    page.get_by_test_id("user-menu").click()
     page.get_by_role("button", name="Sign out").click()
 
     expect(page).to_have_url(re.compile(r"/sign-in$"))
