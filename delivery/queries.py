@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from typing import Any
+
 from sqlalchemy import Select
 from sqlalchemy.orm import joinedload
 
@@ -20,3 +23,33 @@ def engagements(actor: Actor, state: str = "") -> Select[tuple[Engagement]]:
     if state in {s.value for s in EngagementState}:
         stmt = stmt.where(Engagement.state == EngagementState(state))
     return stmt.order_by(Engagement.start_by, Engagement.id)
+
+
+CSV_HEADER = [
+    "engagement",
+    "servlet",
+    "version",
+    "unit",
+    "customer",
+    "order",
+    "state",
+    "requested_at",
+    "start_by",
+    "deliver_by",
+]
+
+
+def csv_rows(engagements: Iterable[Engagement]) -> Iterator[list[Any]]:
+    for e in engagements:
+        yield [
+            e.reference,
+            e.servlet_version.title,
+            e.servlet_version.number,
+            e.unit,
+            e.customer.name,
+            e.order_line.order.reference,
+            e.state.value,
+            e.requested_at.isoformat(timespec="seconds"),
+            e.start_by.isoformat(),
+            e.deliver_by.isoformat(),
+        ]

@@ -23,8 +23,10 @@ from ordering import bp, payment_views, policies, queries, services
 from ordering.forms import ApproveForm, CancelForm, RejectForm
 from ordering.models import ORDER_VIEWERS, Order, OrderForm, OrderState
 
-nav_item("Orders", "ordering.orders", *ORDER_VIEWERS, *CUSTOMER_ROLES)
-nav_item("Approvals", "ordering.approvals", Role.APPROVER)
+nav_item(
+    "Orders", "ordering.orders", *ORDER_VIEWERS, *CUSTOMER_ROLES, group="Order", icon="receipt"
+)
+nav_item("Approvals", "ordering.approvals", Role.APPROVER, group="Order", icon="check2-square")
 
 PER_PAGE = 25
 CSV_LIMIT = 10_000
@@ -71,9 +73,12 @@ def orders() -> ResponseReturnValue:
 
 
 @bp.get("/orders/export.csv")
-@requires(*ORDER_VIEWERS)
+@requires(*ORDER_VIEWERS, *CUSTOMER_ROLES)
 def export_orders() -> ResponseReturnValue:
-    rows = db.session.scalars(queries.orders(current_actor(), _filters()).limit(CSV_LIMIT))
+    """The rows the list shows: the vendor's filtered orders, or the customer's own."""
+    actor = current_actor()
+    filters = _filters() if policies.sees_vendor_side(actor) else queries.OrderFilters()
+    rows = db.session.scalars(queries.orders(actor, filters).limit(CSV_LIMIT))
     return csv_download("orders.csv", queries.CSV_HEADER, queries.csv_rows(rows))
 
 

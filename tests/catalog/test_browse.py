@@ -83,6 +83,16 @@ def test_cards_show_the_catalog_price_in_catalog_order(client, tenant_a, shelf):
     assert b"$6,500" not in page.data
 
 
+def test_a_card_tells_kind_from_stage_when_they_share_a_name(client, tenant_a, shelf):
+    sign_in(client, tenant_a.people[Role.BUYER])
+    html = client.get("/catalog?kind=onboarding").data.decode()
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+    assert "Kind Onboarding" in text
+    assert "Stage Onboarding" in text
+    assert 'class="badge badge-kind"' in html
+    assert 'class="badge badge-stage"' in html
+
+
 @pytest.mark.parametrize(
     ("query", "expected"),
     [

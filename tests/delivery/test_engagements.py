@@ -3,6 +3,8 @@ delivery managers told, and a list page for delivery staff and for the customer'
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
@@ -100,3 +102,29 @@ def test_the_engagement_list_pages_and_runs_a_fixed_number_of_queries(
     assert b"Next" in client.get("/engagements").data
     second = client.get("/engagements?page=2").data.decode()
     assert second.count("<tr>") == 31 - 25 + 1  # six rows and the header
+
+
+def test_engagements_export_as_csv_within_the_lists_reach_and_filter(client, tenant_a, unscoped):
+    with unscoped():
+        factories.order(tenant_a, title="Quarterly Health Check", quantity=2)
+        other = organization("Other Customer", OrgKind.CUSTOMER, tenant_a.vendor_id)
+        other_viewer = person(other, Role.VIEWER)
+    for role in (Role.DELIVERY_MANAGER, Role.BUYER, Role.VIEWER):
+        sign_in(client, tenant_a.people[role])
+        assert b"/engagements/export.csv" in client.get("/engagements").data
+        export = client.get("/engagements/export.csv")
+        assert export.mimetype == "text/csv"
+        rows = list(csv.DictReader(io.StringIO(export.data.decode())))
+        assert [(r["servlet"], r["unit"], r["state"]) for r in rows] == [
+            ("Quarterly Health Check", "1", "requested"),
+            ("Quarterly Health Check", "2", "requested"),
+        ], role
+        assert rows[0]["customer"] == "Acme Software Customer"
+    accepted = client.get("/engagements/export.csv?state=accepted").data.decode()
+    assert list(csv.DictReader(io.StringIO(accepted))) == []
+    sign_in(client, other_viewer)
+    assert (
+        list(csv.DictReader(io.StringIO(client.get("/engagements/export.csv").data.decode()))) == []
+    )
+    sign_in(client, tenant_a.people[Role.CONSULTANT])
+    assert client.get("/engagements/export.csv").status_code == 403

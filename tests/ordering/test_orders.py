@@ -220,3 +220,21 @@ def test_order_and_engagement_references_count_per_vendor(app, tenant_a, tenant_
         4,
     ]
     assert [number for vendor, number in engagements if vendor == tenant_b.vendor_id] == [1, 2]
+
+
+def test_a_customer_exports_its_own_orders_and_no_one_elses(client, tenant_a, unscoped):
+    with unscoped():
+        factories.order(tenant_a, title="Mine Health Check")
+        other = organization("Second Customer", OrgKind.CUSTOMER, tenant_a.vendor_id)
+        other_buyer = person(other, Role.BUYER)
+        other_id = other.id
+    sign_in(client, tenant_a.people[Role.VIEWER])
+    assert b"/orders/export.csv" in client.get("/orders").data
+    rows = list(csv.DictReader(io.StringIO(client.get("/orders/export.csv").data.decode())))
+    assert [row["servlet"] for row in rows] == ["Mine Health Check"]
+    # The vendor's filters are not the customer's: a customer id names nothing here.
+    filtered = client.get(f"/orders/export.csv?customer={other_id}").data.decode()
+    assert "Mine Health Check" in filtered
+    sign_in(client, other_buyer)
+    rows = list(csv.DictReader(io.StringIO(client.get("/orders/export.csv").data.decode())))
+    assert rows == []
