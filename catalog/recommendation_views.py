@@ -12,12 +12,20 @@ from catalog import bp, queries, recommendations
 from catalog.authoring_views import PER_PAGE
 from catalog.forms import DeclineForm, RecommendForm, options
 from catalog.models import Recommendation, RecommendationState
+from core.charts import horizontal_bars
 from core.errors import ServiceError
 from core.navigation import nav_item
 from core.pagination import paginate
 from core.permissions import OrgKind, Role, current_actor, get_or_404, requires
 
-nav_item("Recommendations", "catalog.recommendations", Role.ADMIN, Role.CSM)
+nav_item(
+    "Recommendations",
+    "catalog.recommendations",
+    Role.ADMIN,
+    Role.CSM,
+    group="Sell",
+    icon="lightbulb",
+)
 
 
 @bp.get("/recommendations", endpoint="recommendations")
@@ -28,13 +36,18 @@ def recommendation_list() -> ResponseReturnValue:
     by = actor.user_id if mine else None
     state = request.args.get("state", "")
     page = paginate(queries.vendor_recommendations(state, by), PER_PAGE)
+    conversion = recommendations.conversion(by)
+    funnel = horizontal_bars(
+        [(s.label, conversion.counts[s], s.value) for s in RecommendationState]
+    )
     return render_template(
         "catalog/recommendations/index.html",
         page=page,
         mine=mine,
         state=state,
         states=list(RecommendationState),
-        conversion=recommendations.conversion(by),
+        conversion=conversion,
+        funnel=funnel,
     )
 
 

@@ -76,3 +76,13 @@ def test_no_template_has_what_the_policy_would_block(path):
     assert not re.search(r"(?<![\w-])style\s*=\s*[\"']", html), "style attribute"
     assert not re.search(r"(?<![\w-])on[a-z]+\s*=\s*[\"']", html), "inline event handler"
     assert "javascript:" not in html
+
+
+def test_icons_and_the_favicon_are_served_from_this_site(client):
+    assert client.get("/static/favicon.svg").status_code == 200
+    css = client.get("/static/vendor/bootstrap-icons/bootstrap-icons.min.css")
+    assert css.status_code == 200
+    assert b"fonts/bootstrap-icons.woff2" in css.data
+    assert (
+        client.get("/static/vendor/bootstrap-icons/fonts/bootstrap-icons.woff2").status_code == 200
+    )
