@@ -11,7 +11,7 @@ import csv
 import io
 import json
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -29,10 +29,13 @@ from catalog.models import (
 )
 from catalog.queries import load_servlet_options
 from core import audit
+from core.bounds import MAX_INT, OutOfBounds, parse_decimal, parse_int
+from core.csv_export import csv_text, spreadsheet_text
 from core.errors import ServiceError
 from core.extensions import db
 from core.money import Money
 from core.permissions import Actor, require
+from core.uploads import UploadRefused, upload_json, upload_text
 
 # A file's columns are the version's content fields, with money as decimal amounts
 # ("price" for "price_minor") and the derived search text left out.
@@ -81,12 +84,8 @@ def export_servlets(fmt: str) -> str:
     records = [_record(servlet) for servlet in servlets]
     if fmt == "json":
         return json.dumps({"servlets": records}, indent=2, ensure_ascii=False)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=["slug", "status", "version", *COLUMNS[1:]])
-    writer.writeheader()
-    for record in records:
-        writer.writerow({name: _cell(value) for name, value in record.items()})
-    return buffer.getvalue()
+    header = ["slug", "status", "version", *COLUMNS[1:]]
+    return csv_text(header, ([_cell(record[name]) for name in header] for record in records))
 
 
 def _cell(value: Any) -> Any:
@@ -179,12 +178,9 @@ def _apply(actor: Actor, parsed: list[tuple[str | None, ServletContent]], publis
 
 def _read_rows(raw: bytes, filename: str, report: ImportReport) -> list[tuple[int, dict]]:
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        report.file_errors.append(
-            "The file is not UTF-8 text. In your spreadsheet, save it as “CSV UTF-8” and "
-            "import it again."
-        )
+        text = upload_text(raw)
+    except UploadRefused as error:
+        report.file_errors.append(str(error))
         return []
     is_json = filename.lower().endswith(".json") or text.lstrip().startswith(("[", "{"))
     rows = _json_rows(text, report) if is_json else _csv_rows(text, report)
@@ -217,7 +213,8 @@ def _csv_rows(text: str, report: ImportReport) -> list[tuple[int, dict]]:
         for number, row in enumerate(reader, 2):
             if None in row:
                 report.row_errors[number] = ["More cells than there are columns."]
-            rows.append((number, {k.strip(): v for k, v in row.items() if k}))
+            cells = {k.strip(): spreadsheet_text(v) for k, v in row.items() if k}
+            rows.append((number, cells))
     except csv.Error as error:
         report.file_errors.append(f"This is not a readable CSV file: {error}.")
         return []
@@ -226,9 +223,9 @@ def _csv_rows(text: str, report: ImportReport) -> list[tuple[int, dict]]:
 
 def _json_rows(text: str, report: ImportReport) -> list[tuple[int, dict]]:
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        report.file_errors.append(f"This is not valid JSON: {error.msg} at line {error.lineno}.")
+        data = upload_json(text)
+    except UploadRefused as error:
+        report.file_errors.append(str(error))
         return []
     if isinstance(data, dict):
         data = data.get("servlets")
@@ -259,9 +256,9 @@ def _parse_row(row: dict[str, Any]) -> tuple[ServletContent | None, str | None, 
         if not value and default is not None:
             return default
         try:
-            return int(value)
-        except ValueError:
-            errors.append(f"{name}: “{value[:40]}” is not a whole number.")
+            return parse_int(value, -MAX_INT, MAX_INT)  # the range is for ``problems``
+        except OutOfBounds as error:
+            errors.append(f"{name}: “{value[:40]}” is not {error}.")
             return None
 
     currency = text("currency").upper()
@@ -310,14 +307,10 @@ def _money(name: str, value: str, currency: str, errors: list[str]) -> Money | N
 
 def _decimal(name: str, value: str, errors: list[str]) -> Decimal | None:
     try:
-        result = Decimal(value)
-    except InvalidOperation:
-        errors.append(f"{name}: “{value[:40]}” is not a number.")
+        return parse_decimal(value, whole_digits=3, places=3)  # the range is for ``problems``
+    except OutOfBounds as error:
+        errors.append(f"{name}: “{value[:40]}” is not {error}.")
         return None
-    if not result.is_finite():
-        errors.append(f"{name}: “{value[:40]}” is not a number.")
-        return None
-    return result
 
 
 def _lines(value: Any) -> list[str]:

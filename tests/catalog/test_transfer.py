@@ -166,6 +166,12 @@ def test_bad_rows_are_reported_each_and_nothing_is_imported(client, tenant_a, un
         (b'{"servlets": "no"}', "x.json", "Expected a list"),
         (b"[]", "x.json", "no servlets"),
         (b"", "x.csv", "no servlets"),
+        (csv_file([{**GOOD_ROW, "title": "Health\x00Check"}]), "x.csv", "NUL character"),
+        (json.dumps([{**GOOD_ROW, "title": "Health\x00Check"}]).encode(), "x.json", "NUL"),
+        (json.dumps([{**GOOD_ROW, "a\x00": "1"}]).encode(), "x.json", "NUL character"),
+        (b"[" * 100_000 + b"]" * 100_000, "x.json", "nested more than 10 levels"),
+        (b'{"servlets": [' + b"[" * 20 + b"]" * 20 + b"]}", "x.json", "nested more than"),
+        (b'[{"duration_days": ' + b"9" * 5000 + b"}]", "x.json", "number too long"),
     ],
 )
 def test_bad_files_are_refused_with_a_clear_message(
@@ -177,6 +183,55 @@ def test_bad_files_are_refused_with_a_clear_message(
     assert message in response.data.decode()
     with unscoped():
         assert servlet_count(tenant_a.vendor_id) == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("price", "1e999999", "“1e999999” is not an amount"),
+        ("price", "9" * 5000, "is not an amount"),
+        ("price", "1" + "0" * 15, "too large an amount"),
+        ("csat_target", "1e-1000020", "is not a plain number"),
+        ("duration_days", "9" * 5000, "is not a whole number"),
+        ("effort_hours", "1_000", "is not a whole number"),
+    ],
+)
+def test_numbers_in_a_file_are_read_plainly_and_bounded(
+    client, tenant_a, unscoped, field, value, message
+):
+    sign_in(client, tenant_a.people[Role.ADMIN])
+    response = upload(client, csv_file([{**GOOD_ROW, field: value}]), "x.csv")
+    assert response.status_code == 200
+    assert message in response.data.decode()
+    with unscoped():
+        assert servlet_count(tenant_a.vendor_id) == 0
+
+
+def test_the_csv_export_neutralises_formulas_and_reads_back_the_same(
+    client, tenant_a, tenant_b, unscoped
+):
+    with unscoped():
+        factories.servlet(
+            tenant_a,
+            title='=HYPERLINK("http://evil.example")',
+            outcome="+cmd|' /C calc'!A0",
+            summary="-2+3",
+            description="@SUM(A1:A2)",
+            prerequisites=["=1+1", "Admin account"],
+        )
+        original = contents_of(tenant_a.vendor_id)
+    sign_in(client, tenant_a.people[Role.ADMIN])
+    exported = client.get("/admin/servlets/export.csv")
+    row = next(csv.DictReader(io.StringIO(exported.data.decode())))
+    assert row["title"] == '\'=HYPERLINK("http://evil.example")'
+    assert row["outcome"] == "'+cmd|' /C calc'!A0"
+    assert row["summary"] == "'-2+3"
+    assert row["description"] == "'@SUM(A1:A2)"
+    assert row["prerequisites"] == "'=1+1\nAdmin account"
+    sign_in(client, tenant_b.people[Role.ADMIN])
+    assert upload(client, exported.data, "servlets.csv").status_code == 302
+    with unscoped():
+        assert contents_of(tenant_b.vendor_id) == original
 
 
 def test_only_admins_export_or_import(client, tenant_a):
