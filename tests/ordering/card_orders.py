@@ -9,7 +9,7 @@ from typing import Any
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from core import scheduler
+from core import queue, scheduler, stripe_webhooks
 from core.audit import AuditEvent
 from core.extensions import db
 from core.mail import OutboxEmail
@@ -42,10 +42,19 @@ def awaiting_payment(tenant: Tenant, quantity: int = 1, role: Role = Role.BUYER)
 
 
 def deliver(client: FlaskClient, fake: FakeStripe, event_type: str, object_id: str, **kwargs: Any):
-    """Post a signed event as Stripe would, then let the scheduler do the work it queued."""
+    """Post a signed event as Stripe would, then let the scheduler do the work it queued:
+    process the event, then the Stripe calls it asked for (refunds, expiries)."""
     response = post_event(client, fake, event_type, object_id, **kwargs)
-    scheduler.drain(client.application)
+    for job in WEBHOOK_WORK:
+        scheduler.run_job(client.application, job)
     return response
+
+
+# The event first, then the Stripe calls its handling queued (refunds, expiries).
+WEBHOOK_WORK = [
+    next(job for job in scheduler.jobs() if job.func is work)
+    for work in (stripe_webhooks.process_events, queue.run_queued)
+]
 
 
 def post_event(
