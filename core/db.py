@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import has_request_context, request
 from sqlalchemy import MetaData, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, registry
 from sqlalchemy.orm import relationship as sa_relationship
@@ -78,6 +79,13 @@ class Base(DeclarativeBase):
         metadata=MetaData(naming_convention=NAMING_CONVENTION),
         type_annotation_map={datetime: UTCDateTime()},
     )
+
+
+def insert_for(session: Any, table: sa.Table) -> Any:
+    """An ``INSERT`` for ``table`` in the session's dialect, so it can say ``ON CONFLICT``
+    (SQLite and PostgreSQL share the syntax, SQLAlchemy keeps it per dialect)."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
 
 
 def relationship(*args: Any, **kwargs: Any) -> Any:

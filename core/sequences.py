@@ -9,10 +9,9 @@ transaction that rolls back gives its number back with it, so numbers have no ga
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db import IdMixin
+from core.db import IdMixin, insert_for
 from core.extensions import db
 
 
@@ -27,10 +26,9 @@ class SequenceCounter(IdMixin, db.Model):
 
 def next_number(vendor_id: int, name: str) -> int:
     """The next number of ``vendor_id``'s ``name`` sequence (1, 2, 3...)."""
-    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
     table = SequenceCounter.__table__
     stmt = (
-        dialect.insert(table)
+        insert_for(db.session, table)
         .values(vendor_id=vendor_id, name=name, value=1)
         .on_conflict_do_update(
             index_elements=[table.c.vendor_id, table.c.name],

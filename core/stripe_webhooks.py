@@ -28,12 +28,11 @@ import sqlalchemy as sa
 import stripe
 from flask import current_app, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core import bp, claims
 from core.claims import Claimable
-from core.db import IdMixin, utcnow
+from core.db import IdMixin, insert_for, utcnow
 from core.errors import ServiceError
 from core.extensions import csrf, db, limiter
 from core.scheduler import every
@@ -142,22 +141,27 @@ def _signed_at(signature: str | None) -> int:
 
 
 def record(event: dict[str, Any]) -> bool:
-    """Record a verified event for the scheduler; ``False`` when it was recorded before."""
-    db.session.add(
-        StripeEvent(
+    """Record a verified event for the scheduler; ``False`` when it was recorded before
+    (delivered again, or twice at the same moment: the unique event id decides)."""
+    stmt = (
+        insert_for(db.session, StripeEvent.__table__)
+        .values(
             event_id=event["id"],
             type=event["type"][:100],
             object_id=event["data"]["object"]["id"],
             purpose=_purpose(event),
             livemode=bool(event.get("livemode")),
+            received_at=utcnow(),
+            due_at=utcnow(),
+            attempts=0,
+            outcome="",
         )
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(StripeEvent.__table__.c.id)
     )
-    try:
-        db.session.commit()
-    except IntegrityError:  # delivered before, or twice at the same moment
-        db.session.rollback()
-        return False
-    return True
+    inserted = db.session.execute(stmt).scalar() is not None
+    db.session.commit()
+    return inserted
 
 
 def _purpose(event: dict[str, Any]) -> str:
