@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 
 from flask import Response, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -22,6 +22,7 @@ from accounts.forms import (
 )
 from accounts.models import Membership, Organization, User
 from accounts.queries import audit_events, organizations_of_vendor
+from core import params
 from core.audit import AuditEvent
 from core.csv_export import csv_download
 from core.errors import ServiceError
@@ -60,7 +61,7 @@ def people() -> ResponseReturnValue:
         else:
             flash(f"Invitation sent to {form.email.data}.", "success")
             return redirect(url_for("accounts.people"))
-    organization_id = request.args.get("organization", type=int)
+    organization_id = params.object_id("organization")
     stmt = (
         select(Membership)
         .join(Membership.user)
@@ -122,9 +123,9 @@ def organizations() -> ResponseReturnValue:
         else:
             flash(f"{organization.name} created. Invite its people next.", "success")
             return redirect(url_for("accounts.organizations"))
-    kind = request.args.get("kind")
+    kind = params.choice("kind", (OrgKind.CUSTOMER.value, OrgKind.PARTNER.value))
     stmt = select(Organization).where(Organization.vendor_id.is_not(None))
-    if kind in {OrgKind.CUSTOMER.value, OrgKind.PARTNER.value}:
+    if kind:
         stmt = stmt.where(Organization.kind == OrgKind(kind))
     page = paginate(stmt.order_by(Organization.kind, Organization.name), PER_PAGE)
     return render_template(
@@ -212,11 +213,8 @@ def vendor_settings() -> ResponseReturnValue:
     return render_template("accounts/admin/settings.html", form=form)
 
 
-def _day(name: str, end: bool = False) -> datetime | None:
-    value = request.args.get(name, "")
-    try:
-        day = datetime.strptime(value, "%Y-%m-%d").date()
-    except ValueError:
+def _moment(day: date | None, end: bool = False) -> datetime | None:
+    if day is None:
         return None
     return datetime.combine(day, time.max if end else time.min, tzinfo=UTC)
 
@@ -224,18 +222,20 @@ def _day(name: str, end: bool = False) -> datetime | None:
 @bp.get("/admin/audit")
 @requires(Role.ADMIN)
 def audit_log() -> ResponseReturnValue:
-    filters = {
-        "action": request.args.get("action", "").strip()[:64],
-        "actor": request.args.get("actor", "").strip()[:254],
-        "object_type": request.args.get("object_type", "").strip()[:64],
+    texts = {
+        "action": params.text("action", 64),
+        "actor": params.text("actor", 254),
+        "object_type": params.text("object_type", 64),
     }
+    since, until = params.day("since"), params.day("until")
     stmt = audit_events(
-        current_actor().vendor_id, since=_day("since"), until=_day("until", end=True), **filters
+        current_actor().vendor_id, since=_moment(since), until=_moment(until, end=True), **texts
     )
-    if request.args.get("format") == "csv":
+    if params.choice("format", ("html", "csv"), "html") == "csv":
         return _audit_csv(db.session.scalars(stmt.limit(50_000)))
     page = paginate(stmt, 50)
-    return render_template("accounts/admin/audit.html", page=page, filters=request.args)
+    filters = params.query_args({**texts, "since": since, "until": until})
+    return render_template("accounts/admin/audit.html", page=page, filters=filters)
 
 
 def _audit_csv(events: Iterable[AuditEvent]) -> Response:

@@ -12,6 +12,8 @@ from catalog import bp, queries, services, transfer
 from catalog.content import ServletContent, diff_contents
 from catalog.forms import ImportForm, ServletForm
 from catalog.models import Servlet, ServletVersion
+from core import params
+from core.bounds import MAX_INT
 from core.errors import ServiceError
 from core.extensions import db
 from core.navigation import nav_item
@@ -30,8 +32,8 @@ def _servlet(servlet_id: int) -> Servlet:
 @bp.get("/admin/servlets")
 @requires(Role.ADMIN)
 def servlets() -> ResponseReturnValue:
-    status = request.args.get("status", "")
-    q = request.args.get("q", "")[:200]
+    status = params.choice("status", queries.SERVLET_STATUSES)
+    q = params.text("q", 200)
     page = paginate(queries.authored_servlets(status, q), PER_PAGE)
     return render_template(
         "catalog/admin/servlets.html",
@@ -114,7 +116,7 @@ def servlet(servlet_id: int) -> ResponseReturnValue:
 @requires(Role.ADMIN)
 def preview_servlet(servlet_id: int) -> ResponseReturnValue:
     servlet = _servlet(servlet_id)
-    number = request.args.get("version", type=int)
+    number = params.integer("version", 1, MAX_INT)
     version = servlet.latest
     if number is not None:
         version = (
@@ -137,11 +139,10 @@ def servlet_history(servlet_id: int) -> ResponseReturnValue:
     versions = servlet.versions
     by_number = {v.number: v for v in versions}
     newest = versions[-1].number
-    to = by_number.get(request.args.get("to", newest, type=int)) or versions[-1]
+    to = by_number.get(params.integer("to", 1, MAX_INT, newest)) or versions[-1]
     default_from = max((n for n in by_number if n < to.number), default=to.number)
-    since = (
-        by_number.get(request.args.get("from", default_from, type=int)) or by_number[default_from]
-    )
+    wanted_from = params.integer("from", 1, MAX_INT, default_from)
+    since = by_number.get(wanted_from) or by_number[default_from]
     changes = diff_contents(ServletContent.of(since), ServletContent.of(to))
     return render_template(
         "catalog/admin/history.html",

@@ -12,6 +12,7 @@ from catalog import bp, queries, recommendations
 from catalog.authoring_views import PER_PAGE
 from catalog.forms import DeclineForm, RecommendForm, options
 from catalog.models import Recommendation, RecommendationState
+from core import params
 from core.charts import horizontal_bars
 from core.errors import ServiceError
 from core.navigation import nav_item
@@ -32,9 +33,9 @@ nav_item(
 @requires(Role.ADMIN, Role.CSM)
 def recommendation_list() -> ResponseReturnValue:
     actor = current_actor()
-    mine = request.args.get("who", "mine" if actor.role == Role.CSM else "all") == "mine"
-    by = actor.user_id if mine else None
-    state = request.args.get("state", "")
+    mine = params.choice("who", ("mine", "all"), "mine" if actor.role == Role.CSM else "all")
+    by = actor.user_id if mine == "mine" else None
+    state = params.choice("state", [s.value for s in RecommendationState])
     page = paginate(queries.vendor_recommendations(state, by), PER_PAGE)
     conversion = recommendations.conversion(by)
     funnel = horizontal_bars(
@@ -43,7 +44,7 @@ def recommendation_list() -> ResponseReturnValue:
     return render_template(
         "catalog/recommendations/index.html",
         page=page,
-        mine=mine,
+        mine=mine == "mine",
         state=state,
         states=list(RecommendationState),
         conversion=conversion,
@@ -56,8 +57,8 @@ def recommendation_list() -> ResponseReturnValue:
 def new_recommendation() -> ResponseReturnValue:
     form = RecommendForm()
     if request.method == "GET":
-        form.servlet_id.data = request.args.get("servlet", type=int)
-        form.customer_id.data = request.args.get("customer", type=int)
+        form.servlet_id.data = params.object_id("servlet")
+        form.customer_id.data = params.object_id("customer")
     form.customer_id.choices = options(
         [(o.id, o.name) for o in organizations_of_vendor(active=True) if o.kind == OrgKind.CUSTOMER]
     )

@@ -25,6 +25,7 @@ from catalog.models import (
     ServletKind,
 )
 from catalog.page_cache import page_cache
+from core import params
 from core.money import Money, minor_digits
 from core.navigation import nav_item
 from core.pagination import paginate
@@ -106,7 +107,7 @@ def _render_catalog_page() -> CatalogPage:
     catalogs = queries.assigned_catalogs(current_actor())
     if not catalogs:
         return _catalog_page("Catalog", catalog=None)
-    wanted = request.args.get("catalog", type=int)
+    wanted = params.object_id("catalog")
     catalog = next((c for c in catalogs if c.id == wanted), catalogs[0])
     form = BrowseForm(formdata=request.args)
     form.validate()
@@ -136,7 +137,7 @@ def servlet_page(servlet_id: int) -> ResponseReturnValue:
         recommendation = queries.open_recommendation(actor, servlet_id)
         if recommendation is not None:
             recommendations.mark_viewed(actor, recommendation)
-    page = queries.servlet_page(actor, servlet_id, request.args.get("catalog", type=int))
+    page = queries.servlet_page(actor, servlet_id, params.object_id("catalog"))
     if page is None:
         abort(404)
     return render_template(

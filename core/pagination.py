@@ -6,17 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import request
 from flask_sqlalchemy.pagination import Pagination, SelectPagination
 
+from core import params
 from core.extensions import db
 
 MAX_PAGE = 10_000
 
 
 def page_number() -> int:
-    """``?page=`` as a sane positive number; anything else is page 1."""
-    return min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
+    """``?page=`` from 1 to ``MAX_PAGE``; anything else is page 1 (and said so)."""
+    return params.integer("page", 1, MAX_PAGE, default=1)
 
 
 class _CountedPagination(SelectPagination):

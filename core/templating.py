@@ -1,9 +1,10 @@
-"""Template helpers: the one place money and times are formatted for people, and the URLs
-every page's layout repeats."""
+"""Template helpers: the one place money and times are formatted for people, the URLs every
+page's layout repeats, and page links that keep a list's query string."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from urllib.parse import urlencode
 
 from babel.dates import format_date, format_datetime
 from flask import current_app, request, url_for
@@ -23,6 +24,15 @@ def fixed_url(endpoint: str, **values: str) -> str:
     if url is None:
         url = urls[key] = url_for(endpoint, **values)
     return url
+
+
+@bp.app_template_global()
+def page_url(endpoint: str, number: int) -> str:
+    """The current page's address with another page number. The query string is copied as
+    text, every filter (``kind=a&kind=b``) kept; it never reaches ``url_for`` as arguments."""
+    args = [(name, value) for name, value in request.args.items(multi=True) if name != "page"]
+    query = urlencode([*args, ("page", str(number))])
+    return f"{url_for(endpoint, **(request.view_args or {}))}?{query}"
 
 
 @bp.app_template_filter("money")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import render_template, request
+from flask import render_template
 from flask.typing import ResponseReturnValue
 
+from core import params
 from core.csv_export import csv_download
 from core.extensions import db
 from core.navigation import nav_item
@@ -26,11 +27,16 @@ PER_PAGE = 25
 CSV_LIMIT = 10_000
 
 
+def _state() -> str:
+    """The list's state filter (``""``: any state); another value is ignored, and said so."""
+    return params.choice("state", [s.value for s in EngagementState])
+
+
 @bp.get("/engagements")
 @requires(*ENGAGEMENT_VIEWERS, *CUSTOMER_ROLES)
 def engagements() -> ResponseReturnValue:
     actor = current_actor()
-    state = request.args.get("state", "")
+    state = _state()
     page = paginate(queries.engagements(actor, state), PER_PAGE)
     return render_template(
         "delivery/engagements.html",
@@ -45,6 +51,6 @@ def engagements() -> ResponseReturnValue:
 @requires(*ENGAGEMENT_VIEWERS, *CUSTOMER_ROLES)
 def export_engagements() -> ResponseReturnValue:
     """The rows the list shows, with its state filter."""
-    stmt = queries.engagements(current_actor(), request.args.get("state", ""))
+    stmt = queries.engagements(current_actor(), _state())
     rows = db.session.scalars(stmt.limit(CSV_LIMIT))
     return csv_download("engagements.csv", queries.CSV_HEADER, queries.csv_rows(rows))

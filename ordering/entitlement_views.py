@@ -7,6 +7,7 @@ from flask.typing import ResponseReturnValue
 
 from catalog.models import ServletKind
 from catalog.queries import publishable_servlets
+from core import params
 from core.db import utcnow
 from core.errors import ServiceError
 from core.navigation import nav_item
@@ -44,12 +45,13 @@ def _target(value: str) -> tuple[int | None, ServletKind | None]:
 @bp.route("/entitlements", methods=["GET", "POST"])
 @requires(*entitlements.GRANTERS)
 def entitlements_page() -> ResponseReturnValue:
+    customer_id = params.object_id("customer")
     form = GrantForm()
     form.customer_id.choices = customer_choices()
     form.target.choices = _target_choices()
     if request.method == "GET":
         form.valid_from.data, form.valid_until.data = entitlements.default_validity(utcnow().date())
-        form.customer_id.data = request.args.get("customer", type=int)
+        form.customer_id.data = customer_id
     if form.validate_on_submit():
         servlet_id, kind = _target(form.target.data)
         try:
@@ -70,7 +72,6 @@ def entitlements_page() -> ResponseReturnValue:
         else:
             flash("Credits granted.", "success")
             return redirect(url_for("ordering.entitlements_page"))
-    customer_id = request.args.get("customer", type=int)
     page = paginate(entitlements.entitlements_of(customer_id), PER_PAGE)
     return render_template(
         "ordering/entitlements.html", form=form, page=page, today=utcnow().date()

@@ -3,9 +3,9 @@ its PDF form, approvals and cancellation."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import undefer
@@ -13,6 +13,7 @@ from wtforms.fields.choices import SelectChoice
 
 from accounts.models import Organization
 from accounts.queries import organizations_of_vendor
+from core import params
 from core.csv_export import csv_download
 from core.errors import ServiceError
 from core.extensions import db
@@ -32,24 +33,31 @@ PER_PAGE = 25
 CSV_LIMIT = 10_000
 
 
-def _day(name: str) -> date | None:
-    try:
-        return date.fromisoformat(request.args.get(name, ""))
-    except ValueError:
-        return None
-
-
 def _filters() -> queries.OrderFilters:
     """The vendor list's filters from the query string; a value that does not parse is
-    ignored rather than refused, as a search box would."""
-    state = request.args.get("state", "")
-    start, end = _day("from"), _day("to")
+    ignored rather than refused, as a search box would (``core.params``)."""
+    start, end = params.day("from"), params.day("to")
     return queries.OrderFilters(
-        state=OrderState(state) if state in {s.value for s in OrderState} else None,
-        customer_id=request.args.get("customer", type=int),
-        servlet_id=request.args.get("servlet", type=int),
+        state=params.member("state", OrderState),
+        customer_id=params.object_id("customer"),
+        servlet_id=params.object_id("servlet"),
         placed_from=datetime.combine(start, time.min, UTC) if start else None,
         placed_until=datetime.combine(end + timedelta(days=1), time.min, UTC) if end else None,
+    )
+
+
+def _filter_args(filters: queries.OrderFilters) -> dict[str, str]:
+    """The filters in effect as query-string text again, for the page's links (the export):
+    only what was understood, never the query string as it came."""
+    until = filters.placed_until - timedelta(days=1) if filters.placed_until else None
+    return params.query_args(
+        {
+            "state": filters.state,
+            "customer": filters.customer_id,
+            "servlet": filters.servlet_id,
+            "from": filters.placed_from.date() if filters.placed_from else None,
+            "to": until.date() if until else None,
+        }
     )
 
 
@@ -60,7 +68,12 @@ def orders() -> ResponseReturnValue:
     vendor_view = policies.sees_vendor_side(actor)
     filters = _filters() if vendor_view else queries.OrderFilters()
     page = paginate(queries.orders(actor, filters), PER_PAGE)
-    context = {"page": page, "filters": filters, "vendor_view": vendor_view}
+    context = {
+        "page": page,
+        "filters": filters,
+        "filter_args": _filter_args(filters),
+        "vendor_view": vendor_view,
+    }
     if vendor_view:
         context |= {
             "states": list(OrderState),
