@@ -114,15 +114,21 @@ def unscoped(app: Flask):
 
 
 @pytest.fixture
-def tenant_a(app: Flask) -> factories.Tenant:
+def tenants(app: Flask) -> tuple[factories.Tenant, factories.Tenant]:
+    """Two vendors, built A then B, each with two customers: every test has another tenant
+    and another customer that its data could leak to."""
     with app.app_context(), all_tenants():
-        return factories.tenant("Acme Software")
+        return factories.tenant("Acme Software"), factories.tenant("Globex Systems")
 
 
 @pytest.fixture
-def tenant_b(app: Flask) -> factories.Tenant:
-    with app.app_context(), all_tenants():
-        return factories.tenant("Globex Systems")
+def tenant_a(tenants: tuple[factories.Tenant, factories.Tenant]) -> factories.Tenant:
+    return tenants[0]
+
+
+@pytest.fixture
+def tenant_b(tenants: tuple[factories.Tenant, factories.Tenant]) -> factories.Tenant:
+    return tenants[1]
 
 
 def sign_in(client: FlaskClient, person: factories.Person) -> FlaskClient:

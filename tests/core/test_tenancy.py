@@ -21,6 +21,7 @@ def test_a_tenant_scope_sees_only_its_own_rows(app, tenant_a, tenant_b):
         tenant_a.vendor_id,
         tenant_a.customer_id,
         tenant_a.partner_id,
+        tenant_a.neighbour_id,
     }
 
 

@@ -1,0 +1,222 @@
+"""Every page without an object id (lists, searches, exports, feeds, dashboards), for everyone
+who must not see tenant A's first customer: nothing of that customer shows, and nothing fails.
+
+Tenant A's first customer gets objects with unmistakable names; then every role of vendor B,
+every customer role of A's other customer and every partner role of A's partner (which has no
+engagement) opens each page, with a few query strings where the page filters or searches.
+The pages come from the app's URL map, so a new list or export is covered the day it is added.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from itertools import product
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+from werkzeug.routing import AnyConverter, Rule
+
+from accounts.models import Organization, User
+from core import audit
+from core.app import create_app
+from core.db import utcnow
+from core.extensions import db
+from core.mail import send_mail
+from core.permissions import PARTNER_ROLES, Role
+from delivery.models import Engagement
+from ordering import entitlements
+from ordering.models import Order, OrderLine
+from tests.catalog import factories as catalog_factories
+from tests.conftest import TEST_CONFIG, sign_in
+from tests.factories import Person, Tenant
+from tests.ordering import factories as ordering_factories
+
+# Pages without an object that show nobody's data, or that a signed-in person has no use for.
+# Static files and the password and invitation token pages take a path or a token, so the
+# URL map below already leaves them out, as it does POST-only routes (signing out).
+NOT_LISTS = {"core.ping", "core.healthz", "accounts.sign_in", "accounts.forgot_password"}
+
+
+def list_urls() -> list[tuple[str, str]]:
+    """(endpoint, path) of every GET page that takes no object: a rule without arguments, or
+    whose only arguments are a fixed choice (``export.<any(csv, json):fmt>``), once per choice."""
+    app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    urls = []
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods or rule.endpoint in NOT_LISTS:
+            continue
+        choices = _choices(rule)
+        if choices is None:
+            continue
+        with app.test_request_context():
+            for values in choices:
+                urls.append((rule.endpoint, rule.build(values, append_unknown=False)[1]))
+    return sorted(urls, key=lambda url: url[1])
+
+
+def _choices(rule: Rule) -> list[dict[str, str]] | None:
+    """Every set of values of the rule's arguments when each is a fixed choice, else None."""
+    fixed = {}
+    for name, converter in rule._converters.items():
+        if not isinstance(converter, AnyConverter):
+            return None
+        fixed[name] = converter.items
+    return [dict(zip(fixed, values, strict=True)) for values in product(*fixed.values())]
+
+
+URLS = list_urls()
+
+# Filters and searches worth trying on top of the bare page, per endpoint; ``{customer}``,
+# ``{servlet}``, ``{catalog}`` and ``{order}`` are tenant A's ids (probes across the fence).
+# A search word must not be a whole marker: pages echo what was searched for.
+QUERIES: dict[str, list[str]] = {
+    "accounts.people": ["organization={customer}"],
+    "accounts.organizations": ["kind=customer"],
+    "accounts.audit_log": ["format=csv", "actor=wombat", "action=order", "object_type=order"],
+    "catalog.browse": ["q=numbat", "catalog={catalog}", "q=numbat&sort=relevance"],
+    "catalog.servlets": ["q=numbat", "status=published"],
+    "catalog.recommendations": ["who=all", "state=proposed"],
+    "catalog.new_recommendation": ["servlet={servlet}&customer={customer}"],
+    "ordering.orders": ["customer={customer}", "servlet={servlet}", "state=confirmed"],
+    "ordering.export_orders": ["customer={customer}", "servlet={servlet}", "state=confirmed"],
+    "ordering.entitlements_page": ["customer={customer}"],
+    "delivery.engagements": ["state=requested"],
+    "delivery.export_engagements": ["state=requested"],
+    "core.outbox": ["page=1"],
+}
+
+
+@dataclass(frozen=True)
+class Planted:
+    """The ids of what tenant A's first customer holds, and the texts no outsider may read."""
+
+    ids: dict[str, int]
+    markers: list[str]
+
+
+def plant(tenant: Tenant) -> Planted:
+    """Objects of every kind the pages list, in tenant A's first customer, each named with a
+    marker; runs inside ``unscoped()``."""
+    customer = db.session.get(Organization, tenant.customer_id)
+    customer.name = "Quokka Holdings Ltd"
+    buyer = db.session.get(User, tenant.people[Role.BUYER].user_id)
+    buyer.name = "Wombat Plantedperson"
+    buyer.email = "wombat.plantedperson@quokka-holdings.example"
+    db.session.commit()
+    servlet_id = catalog_factories.servlet(
+        tenant, title="Numbat Servlet Review", intake_questions=ordering_factories.ALL_QUESTIONS
+    )
+    catalog_id = catalog_factories.catalog(tenant, [servlet_id], name="Bilby Catalog Gold")
+    catalog_factories.recommendation(tenant, servlet_id, reason="Dingo reason: renewal at risk")
+    line_id = ordering_factories.cart_line(tenant, servlet_id)
+    answers = {**ordering_factories.GOOD_ANSWERS, 0: "Echidna intake answer"}
+    order_id = ordering_factories.place(
+        tenant, answers={line_id: answers}, po_number="PO-PLATYPUS-4711"
+    )
+    engagement = db.session.scalar(
+        select(Engagement).join(Engagement.order_line).where(OrderLine.order_id == order_id)
+    )
+    _grant(tenant, servlet_id, "Kookaburra entitlement note")
+    audit.record(
+        "planted.event",
+        vendor_id=tenant.vendor_id,
+        object_type="organization",
+        object_id=tenant.customer_id,
+        changes={"remark": "Wallaby audit remark"},
+    )
+    send_mail(buyer.email, "Cassowary mail subject", "Cassowary body", vendor_id=tenant.vendor_id)
+    send_mail(buyer.email, "Emu reset link", "Emu body without a tenant")
+    db.session.commit()
+    return Planted(
+        ids={
+            "customer": tenant.customer_id,
+            "servlet": servlet_id,
+            "catalog": catalog_id,
+            "order": order_id,
+        },
+        markers=[
+            "Quokka Holdings Ltd",
+            "Wombat Plantedperson",
+            "wombat.plantedperson@quokka-holdings.example",
+            "Numbat Servlet Review",
+            "Bilby Catalog Gold",
+            "Dingo reason: renewal at risk",
+            "PO-PLATYPUS-4711",
+            "Echidna intake answer",
+            # References count per vendor, but no outsider has an order or engagement of its own.
+            db.session.get(Order, order_id).reference,
+            engagement.reference,
+            "Kookaburra entitlement note",
+            "Wallaby audit remark",
+            "Cassowary mail subject",
+            "Emu reset link",
+        ],
+    )
+
+
+def _grant(tenant: Tenant, servlet_id: int, note: str) -> None:
+    today = utcnow().date()
+    entitlements.grant_entitlement(
+        ordering_factories.actor(tenant, Role.CSM),
+        entitlements.Grant(
+            customer_id=tenant.customer_id,
+            servlet_id=servlet_id,
+            kind=None,
+            quantity=2,
+            valid_from=today,
+            valid_until=today + timedelta(days=365),
+            note=note,
+        ),
+    )
+
+
+def outsiders(tenant_a: Tenant, tenant_b: Tenant) -> list[Person]:
+    """Everyone who must not see tenant A's first customer: every role of vendor B, every
+    customer role of A's other customer, and A's partner (assigned no engagement)."""
+    partner = [tenant_a.people[role] for role in PARTNER_ROLES]
+    return [*tenant_b.people.values(), *tenant_a.neighbours.values(), *partner]
+
+
+def test_the_lists_cover_the_pages_without_an_object():
+    endpoints = {endpoint for endpoint, _ in URLS}
+    assert len(URLS) >= 15
+    assert {"ordering.orders", "ordering.export_orders", "catalog.browse"} <= endpoints
+    assert set(QUERIES) <= endpoints, "a query string names a page that is gone"
+
+
+@pytest.mark.parametrize(("endpoint", "path"), URLS, ids=[path for _, path in URLS])
+def test_nobody_outside_the_customer_finds_its_data_on_any_list(
+    app: Flask, tenant_a: Tenant, tenant_b: Tenant, unscoped, endpoint: str, path: str
+):
+    with unscoped():
+        planted = plant(tenant_a)
+    urls = [path] + [f"{path}?{query.format(**planted.ids)}" for query in QUERIES.get(endpoint, [])]
+    client = app.test_client()
+    for person in outsiders(tenant_a, tenant_b):
+        sign_in(client, person)
+        who = f"{person.role} of organisation {person.organization_id}"
+        for url in urls:
+            response = client.get(url)
+            assert response.status_code < 500, f"{who} GET {url} answered {response.status_code}"
+            body = response.get_data(as_text=True).lower()
+            leaked = [marker for marker in planted.markers if marker.lower() in body]
+            assert not leaked, f"{who} GET {url} shows {leaked}"
+
+
+def test_the_markers_show_to_the_customers_own_tenant(
+    app: Flask, tenant_a: Tenant, tenant_b: Tenant, unscoped
+):
+    """Each marker shows to tenant A's admin or the customer's buyer on a list or on the order
+    page: the markers are real, so their absence above is the fence holding."""
+    with unscoped():
+        planted = plant(tenant_a)
+    urls = [path for _, path in URLS] + [f"/orders/{planted.ids['order']}"]
+    client = app.test_client()
+    unseen = set(planted.markers)
+    for role, url in product((Role.ADMIN, Role.BUYER), urls):
+        sign_in(client, tenant_a.people[role])
+        body = client.get(url).get_data(as_text=True).lower()
+        unseen -= {marker for marker in unseen if marker.lower() in body}
+    assert not unseen
