@@ -17,6 +17,7 @@ from sqlalchemy import Row, and_, bindparam, select
 from accounts.models import Membership, Organization, User, UserSession
 from core.db import utcnow
 from core.extensions import db
+from core.notifications import unread_count_column
 from core.permissions import OrgKind, Role
 from core.tenancy import all_tenants
 
@@ -44,6 +45,7 @@ class MembershipSnapshot:
     active: bool
     organization: OrganizationSnapshot
     vendor: OrganizationSnapshot
+    unread_notifications: int = 0  # the bell's count, in this membership's vendor
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +113,8 @@ _IDENTITY = (
         _membership.c.active.label("membership_active"),
         *(_organization.c[c].label(f"org_{c}") for c in _ORGANIZATION_COLUMNS),
         *(_vendor.c[c].label(f"vendor_org_{c}") for c in _ORGANIZATION_COLUMNS),
+        # The bell's unread count rides along, so it costs no statement of its own.
+        unread_count_column(_user.c.id, _membership.c.vendor_id).label("unread"),
     )
     .select_from(
         # A session whose stamp is not the user's any more (the password changed) finds no one.
@@ -164,6 +168,7 @@ def _membership_of(row: Row[Any]) -> MembershipSnapshot:
         active=row.membership_active,
         organization=_organization_of(row, "org_"),
         vendor=_organization_of(row, "vendor_org_"),
+        unread_notifications=row.unread,
     )
 
 

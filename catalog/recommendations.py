@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask import url_for
 from sqlalchemy import func, select
 
-from accounts.models import Organization
+from accounts.models import Membership, Organization, User
 from catalog import policies
 from catalog.models import (
     CatalogItem,
@@ -27,10 +28,15 @@ from core import audit, states
 from core.db import utcnow, writes
 from core.errors import InvalidTransition, NotAllowed, NotFound, ServiceError
 from core.extensions import db
+from core.notifications import notification_kind, notify
 from core.permissions import Actor, OrgKind
 from core.states import SYSTEM, StateMachine
 
 State = RecommendationState
+
+RECOMMENDED = notification_kind(
+    "recommendation.proposed", "A servlet is recommended to my organisation"
+)
 
 # A customer's buyer or approver opens, orders or declines; a viewer only reads. An order
 # confirmed from a recommendation (ordering, SYSTEM) and the expiry job close it too.
@@ -121,8 +127,44 @@ def recommend(
         recommendation,
         changes={"servlet_id": servlet.id, "customer_id": customer.id},
     )
+    _tell_buyers(recommendation, customer)
     db.session.commit()
     return recommendation
+
+
+def _tell_buyers(recommendation: Recommendation, customer: Organization) -> None:
+    """Notify the customer's buyers and approvers, who can order it or decline it."""
+    title = db.session.scalar(
+        select(ServletVersion.title).where(
+            ServletVersion.servlet_id == recommendation.servlet_id,
+            ServletVersion.state == VersionState.PUBLISHED,
+        )
+    )
+    by = db.session.get(User, recommendation.recommended_by_id)
+    try:
+        link = url_for("catalog.servlet_page", servlet_id=recommendation.servlet_id, _external=True)
+    except RuntimeError:  # no request and no SERVER_NAME (the demo seed)
+        link = ""
+    people = db.session.scalars(
+        select(User)
+        .join(Membership, Membership.user_id == User.id)
+        .where(
+            Membership.organization_id == customer.id,
+            Membership.role.in_(DECIDERS),
+            Membership.active.is_(True),
+            User.active.is_(True),
+        )
+        .order_by(User.id)
+    )
+    for person in people:
+        notify(
+            person,
+            f"Recommended for {customer.name}: {title}",
+            f"{by.display_name} recommends {title}: {recommendation.reason}",
+            link,
+            RECOMMENDED,
+            vendor_id=recommendation.vendor_id,
+        )
 
 
 def _due(recommendation: Recommendation, now: datetime) -> bool:

@@ -8,7 +8,7 @@ from core.wiring import wire
 bp = Blueprint("core", __name__, cli_group=None)
 
 # The modules that declare something for the app; see core.wiring.
-MODULES = ("views", "navigation", "templating", "stripe_webhooks")
+MODULES = ("views", "navigation", "templating", "stripe_webhooks", "notification_views")
 
 
 def init_app(app: Flask) -> None:

@@ -18,13 +18,17 @@ from catalog.models import ServletVersion
 from core import audit, states
 from core.db import utcnow
 from core.extensions import db
-from core.mail import send_mail
+from core.notifications import notification_kind, notify
 from core.permissions import Role
 from core.sequences import next_number
 from delivery.calendar import add_business_days
 from delivery.models import CLOSED, ENGAGEMENT_LIFE, NOT_STARTED, Engagement, EngagementState
 from ordering import signals
 from ordering.models import Order, OrderLine
+
+ENGAGEMENTS_REQUESTED = notification_kind(
+    "engagement.requested", "New engagements wait to be scheduled"
+)
 
 
 def due_dates(version: ServletVersion, requested_at: datetime) -> tuple[Any, Any]:
@@ -102,15 +106,14 @@ def _tell_delivery_managers(
         f"{e.start_by.isoformat()}, deliver by {e.deliver_by.isoformat()}"
         for e in created
     )
-    body = (
-        f"{customer.name} ordered ({order.reference}). New engagements to schedule:\n\n"
-        f"{listing}\n\n{_engagements_link()}"
-    ).rstrip()
+    body = f"{customer.name} ordered ({order.reference}). New engagements to schedule:\n\n{listing}"
     for manager in managers:
-        send_mail(
-            manager.email,
+        notify(
+            manager,
             f"{len(created)} new engagement(s) from {customer.name}",
             body,
+            _engagements_link(),
+            ENGAGEMENTS_REQUESTED,
             vendor_id=order.vendor_id,
         )
 

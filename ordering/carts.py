@@ -130,10 +130,16 @@ def check_quantity(quantity: int | None) -> int:
 
 
 def add_to_cart(
-    actor: Actor, servlet_id: int, quantity: int = 1, catalog_id: int | None = None
+    actor: Actor,
+    servlet_id: int,
+    quantity: int = 1,
+    catalog_id: int | None = None,
+    *,
+    already_there_is_enough: bool = False,
 ) -> CartLine:
     """Put a servlet the customer's catalogs offer into the actor's cart (or add to its
-    quantity). The price is not taken from anywhere but the catalog, at checkout."""
+    quantity, unless ``already_there_is_enough``: "Order now" wants it in the cart, not
+    twice). The price is not taken from anywhere but the catalog, at checkout."""
     require(actor, *ORDERING_ROLES)
     quantity = check_quantity(quantity)
     offer = offers_for(actor.organization_id, [servlet_id], {servlet_id: catalog_id}).get(
@@ -159,7 +165,7 @@ def add_to_cart(
             quantity=quantity,
         )
         cart.lines.append(line)
-    else:
+    elif not already_there_is_enough:
         line.quantity = check_quantity(line.quantity + quantity)
     db.session.flush()
     audit.record("cart.added", line, changes={"servlet_id": servlet_id, "quantity": line.quantity})

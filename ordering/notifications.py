@@ -1,5 +1,5 @@
-"""Emails about orders. Each is queued in the caller's transaction (``core.mail``), so it is
-sent exactly when the change it reports commits."""
+"""Notifications about orders, in the app and by email (``core.notifications``). Each is
+written in the caller's transaction, so it exists exactly when the change it reports commits."""
 
 from __future__ import annotations
 
@@ -8,9 +8,15 @@ from sqlalchemy import select
 
 from accounts.models import Membership, User
 from core.extensions import db
-from core.mail import send_mail
+from core.notifications import notification_kind, notify
 from core.permissions import Role
 from ordering.models import Order
+
+APPROVAL_REQUESTED = notification_kind("order.approval_requested", "An order waits for my approval")
+APPROVAL_DECIDED = notification_kind("order.approval_decided", "My order is approved or rejected")
+CONFIRMED = notification_kind("order.confirmed", "My order is confirmed")
+CANCELLED = notification_kind("order.cancelled", "My order is cancelled")
+REFUNDED = notification_kind("order.refunded", "A card payment of mine is refunded")
 
 
 def order_link(order: Order) -> str:
@@ -42,10 +48,8 @@ def _placer(order: Order) -> User:
     return db.session.get(User, order.placed_by_id)
 
 
-def _send(user: User, order: Order, subject: str, body: str) -> None:
-    link = order_link(order)
-    text = f"{body}\n\n{link}" if link else body
-    send_mail(user.email, subject, text, vendor_id=order.vendor_id)
+def _send(user: User, order: Order, subject: str, body: str, kind: str) -> None:
+    notify(user, subject, body, order_link(order), kind, vendor_id=order.vendor_id)
 
 
 def approval_requested(order: Order, customer_name: str) -> int:
@@ -60,6 +64,7 @@ def approval_requested(order: Order, customer_name: str) -> int:
             f"{placer.display_name} placed order {order.reference} for {customer_name} "
             f"totalling {order.total}, above your approval threshold. Review its intake "
             "answers and approve or reject it.",
+            APPROVAL_REQUESTED,
         )
     return len(approvers)
 
@@ -69,7 +74,7 @@ def approval_decided(order: Order, approved: bool, reason: str) -> None:
     body = f"Your order {order.reference} was {verdict}."
     if reason:
         body += f"\n\nReason: {reason}"
-    _send(_placer(order), order, f"Order {order.reference} {verdict}", body)
+    _send(_placer(order), order, f"Order {order.reference} {verdict}", body, APPROVAL_DECIDED)
 
 
 def order_confirmed(order: Order, vendor_name: str) -> None:
@@ -79,6 +84,7 @@ def order_confirmed(order: Order, vendor_name: str) -> None:
         f"Order {order.reference} confirmed",
         f"{vendor_name} confirmed your order {order.reference} ({order.total}). "
         "Its order form is attached to the order page, and delivery will be in touch.",
+        CONFIRMED,
     )
 
 
@@ -86,4 +92,4 @@ def order_cancelled(order: Order, reason: str) -> None:
     body = f"Order {order.reference} was cancelled."
     if reason:
         body += f"\n\nReason: {reason}"
-    _send(_placer(order), order, f"Order {order.reference} cancelled", body)
+    _send(_placer(order), order, f"Order {order.reference} cancelled", body, CANCELLED)

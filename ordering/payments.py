@@ -29,8 +29,8 @@ from core import audit, queue, states, stripe_gateway, stripe_webhooks
 from core.db import utcnow
 from core.errors import Conflict, InvalidTransition, NotAllowed, ServiceError
 from core.extensions import db
-from core.mail import send_mail
 from core.money import Money
+from core.notifications import notify
 from core.permissions import Actor
 from core.stripe_gateway import PaymentProviderRefused
 from core.tenancy import all_tenants, tenant_scope
@@ -410,13 +410,13 @@ def _record_refund(payment_id: int, charge: dict[str, Any]) -> str:
 def _tell_refunded(payment: CardPayment, amount_minor: int) -> None:
     order = db.session.get(Order, payment.order_id)
     placer = db.session.get(User, order.placed_by_id)
-    link = notifications.order_link(order)
     amount = Money(amount_minor, payment.currency)
-    body = f"We refunded {amount} of your card payment for order {order.reference}."
-    send_mail(
-        placer.email,
+    notify(
+        placer,
         f"Refund for order {order.reference}",
-        f"{body}\n\n{link}" if link else body,
+        f"We refunded {amount} of your card payment for order {order.reference}.",
+        notifications.order_link(order),
+        notifications.REFUNDED,
         vendor_id=order.vendor_id,
     )
 

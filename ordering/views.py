@@ -28,9 +28,14 @@ def add_to_cart() -> ResponseReturnValue:
         message = next(iter(form.errors.values()), ["Choose a servlet to order."])[0]
         flash(f"Nothing added: {message}", "danger")
         return redirect(request.referrer or url_for("catalog.browse"))
+    order_now = request.form.get("then") == "checkout"  # "Order now" on a recommendation
     try:
         carts.add_to_cart(
-            current_actor(), form.servlet_id.data, form.quantity.data, form.catalog_id.data
+            current_actor(),
+            form.servlet_id.data,
+            form.quantity.data,
+            form.catalog_id.data,
+            already_there_is_enough=order_now,
         )
     except NotFound:
         flash("That servlet is not offered in your catalogs.", "danger")
@@ -38,6 +43,8 @@ def add_to_cart() -> ResponseReturnValue:
     except ServiceError as error:
         flash(error.message, "danger")
         return redirect(request.referrer or url_for("ordering.cart"))
+    if order_now:
+        return redirect(url_for("ordering.checkout_page"))
     flash("Added to your cart.", "success")
     return redirect(url_for("ordering.cart"))
 
