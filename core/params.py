@@ -5,8 +5,9 @@ does not fit is ignored, as a search box would ignore it, and the page says so i
 message; an empty value is simply absent (a filter form sends every box).
 
 Links back to a page are built from parsed values (``query_args``) or by copying the query
-string as text (``core.pagination``), never by passing ``request.args`` to ``url_for``, whose
-reserved names (``_scheme``, ``_anchor``, ``_external``) a visitor could otherwise set.
+string as text (``core.templating.page_url``), never by passing ``request.args`` to
+``url_for``, whose reserved names (``_scheme``, ``_anchor``, ``_external``) a visitor could
+otherwise set.
 """
 
 from __future__ import annotations
