@@ -41,6 +41,10 @@ class Role(LabelledEnum):
     PARTNER_CONSULTANT = "partner_consultant"
 
     @property
+    def label(self) -> str:
+        return "CSM" if self is Role.CSM else super().label
+
+    @property
     def org_kind(self) -> OrgKind:
         return next(kind for kind, roles in ROLES_BY_KIND.items() if self in roles)
 
