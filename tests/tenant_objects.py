@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sqlalchemy import select
+
+from core.extensions import db
+from core.notifications import Notification
 from core.permissions import Role
 from tests.catalog import factories as catalog_factories
 from tests.factories import Tenant
@@ -25,6 +29,14 @@ def _recommendation(tenant: Tenant) -> int:
     return catalog_factories.recommendation(tenant, servlet_id)
 
 
+def _notification(tenant: Tenant) -> int:
+    """The buyer's "order confirmed" notification."""
+    ordering_factories.order(tenant)
+    return db.session.scalar(
+        select(Notification.id).where(Notification.user_id == tenant.people[Role.BUYER].user_id)
+    )
+
+
 ID_BUILDERS: dict[str, Callable[[Tenant], int]] = {
     "membership_id": lambda tenant: tenant.people[Role.CSM].membership_id,
     "organization_id": lambda tenant: tenant.customer_id,
@@ -34,4 +46,5 @@ ID_BUILDERS: dict[str, Callable[[Tenant], int]] = {
     "recommendation_id": _recommendation,
     "cart_line_id": ordering_factories.cart_line,
     "order_id": ordering_factories.order,
+    "notification_id": _notification,
 }
