@@ -30,22 +30,17 @@ from html.parser import HTMLParser
 from http.cookiejar import CookieJar
 from pathlib import Path
 
-from flask_migrate import upgrade
 from sqlalchemy import create_engine, func, select
 
-from accounts.models import Membership, Organization, User
+from accounts.models import Organization
+from bench.demo import demo_shop
 from bench.server import free_port, gunicorn, scheduler
 from catalog import catalogs, services
 from catalog.content import ServletContent
 from catalog.models import BillingPolicy, DeliveryMode, LifecycleStage, ServletKind
-from catalog.queries import assigned_catalogs
-from core.app import create_app
-from core.demo import run_seeders
 from core.extensions import db
 from core.money import Money
-from core.permissions import Role
 from core.queue import QueuedJob
-from core.tenancy import all_tenants, tenant_scope
 from ordering import carts
 from tests.smtp import smtp_server
 from tests.stripe_fake import FakeStripe
@@ -97,30 +92,22 @@ def populate(database_url: str) -> Offer:
     """Demo data, one servlet with a text intake question in the buyer's first catalog priced
     under the customer's approval threshold (so an order confirms at once), and an empty
     cart for the buyer (the demo leaves a servlet in it)."""
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url})
-    with app.app_context():
-        upgrade()
-        run_seeders()
-        with all_tenants():
-            buyer = db.session.scalar(select(Membership).join(User).where(User.email == BUYER))
-            vendor_id = buyer.vendor_id
-        with tenant_scope(vendor_id):
-            catalog = assigned_catalogs(buyer)[0]
-            admin = db.session.scalar(select(Membership).where(Membership.role == Role.ADMIN))
-            vendor = db.session.get(Organization, vendor_id)
-            customer = db.session.get(Organization, buyer.organization_id)
-            threshold = customer.approval_threshold_minor
-            # A quarter of the threshold: a line left over by a failed placement still confirms.
-            amount = 50_000 if threshold is None else min(50_000, threshold // 4)
-            servlet = services.create_servlet(admin, intake_servlet(Money(amount, vendor.currency)))
-            services.publish_servlet(admin, servlet)
-            catalogs.add_item(admin, catalog, servlet.id)
-            cart = carts.cart_of(buyer)
-            for line in list(cart.lines) if cart is not None else []:
-                carts.remove_line(buyer, line.id)
-            offer = Offer(servlet.id, catalog.id)
-        db.engine.dispose()
-    return offer
+    with demo_shop(database_url, BUYER) as shop:
+        vendor = db.session.get(Organization, shop.buyer.vendor_id)
+        threshold = db.session.get(
+            Organization, shop.buyer.organization_id
+        ).approval_threshold_minor
+        # A quarter of the threshold: a line left over by a failed placement still confirms.
+        amount = 50_000 if threshold is None else min(50_000, threshold // 4)
+        servlet = services.create_servlet(
+            shop.admin, intake_servlet(Money(amount, vendor.currency))
+        )
+        services.publish_servlet(shop.admin, servlet)
+        catalogs.add_item(shop.admin, shop.catalog, servlet.id)
+        cart = carts.cart_of(shop.buyer)
+        for line in list(cart.lines) if cart is not None else []:
+            carts.remove_line(shop.buyer, line.id)
+        return Offer(servlet.id, shop.catalog.id)
 
 
 # --- a browser -----------------------------------------------------------------------------

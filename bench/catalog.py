@@ -14,11 +14,11 @@ from decimal import Decimal
 from pathlib import Path
 
 from flask.testing import FlaskClient
-from flask_migrate import upgrade
 from sqlalchemy import Engine, event, func, select
 
-from accounts.models import Membership, Organization, User
+from accounts.models import Organization, User
 from accounts.services import open_session
+from bench.demo import demo_shop
 from bench.server import gunicorn, session_cookie, wrk
 from catalog import catalogs, services
 from catalog.content import ServletContent
@@ -29,13 +29,10 @@ from catalog.models import (
     LifecycleStage,
     ServletKind,
 )
-from catalog.queries import assigned_catalogs
 from core.app import create_app
-from core.demo import run_seeders
 from core.extensions import db
 from core.money import Money
-from core.permissions import Role
-from core.tenancy import all_tenants, tenant_scope
+from core.tenancy import all_tenants
 
 SERVLETS = 1_000
 BUYER = "buyer@blue.example"
@@ -64,25 +61,15 @@ def content(number: int, currency: str) -> ServletContent:
 
 def populate(database_url: str) -> None:
     """Demo data, then published servlets added to the buyer's first catalog up to 1,000."""
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database_url})
-    with app.app_context():
-        upgrade()
-        run_seeders()
-        with all_tenants():
-            buyer = db.session.scalar(select(Membership).join(User).where(User.email == BUYER))
-            vendor_id = buyer.vendor_id
-        with tenant_scope(vendor_id):
-            catalog = assigned_catalogs(buyer)[0]
-            admin = db.session.scalar(select(Membership).where(Membership.role == Role.ADMIN))
-            currency = db.session.get(Organization, vendor_id).currency
-            present = db.session.scalar(
-                select(func.count()).where(CatalogItem.catalog_id == catalog.id)
-            )
-            for number in range(present, SERVLETS):
-                servlet = services.create_servlet(admin, content(number, currency))
-                services.publish_servlet(admin, servlet)
-                catalogs.add_item(admin, catalog, servlet.id)
-        db.engine.dispose()
+    with demo_shop(database_url, BUYER) as shop:
+        currency = db.session.get(Organization, shop.buyer.vendor_id).currency
+        present = db.session.scalar(
+            select(func.count()).where(CatalogItem.catalog_id == shop.catalog.id)
+        )
+        for number in range(present, SERVLETS):
+            servlet = services.create_servlet(shop.admin, content(number, currency))
+            services.publish_servlet(shop.admin, servlet)
+            catalogs.add_item(shop.admin, shop.catalog, servlet.id)
 
 
 def catalog_queries(database_url: str) -> tuple[int, int]:

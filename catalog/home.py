@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from flask import url_for
-from sqlalchemy import func, select
 
 from catalog import queries, recommendations
 from catalog.models import Recommendation, RecommendationState
 from core.extensions import db
-from core.home import Figure, Panel, Row, ago, home_panel
+from core.home import Figure, Panel, Row, ago, count, home_panel
 from core.permissions import Actor, Role
 
 SHOWN = 5
@@ -20,7 +19,7 @@ def open_recommendations(actor: Actor) -> Panel:
     mine = queries.vendor_recommendations(recommended_by_id=actor.user_id).where(
         Recommendation.state.in_(OPEN)
     )
-    count = db.session.scalar(select(func.count()).select_from(mine.order_by(None).subquery()))
+    listed = count(mine)
     rows = db.session.scalars(mine.limit(SHOWN)).all()
     rate = recommendations.conversion(actor.user_id).rate
     listing = url_for("catalog.recommendations", who="mine")
@@ -28,7 +27,7 @@ def open_recommendations(actor: Actor) -> Panel:
         key="recommendations",
         title="Your open recommendations",
         figures=(
-            Figure("Open", str(count), listing),
+            Figure("Open", str(listed), listing),
             Figure("Conversion", "—" if rate is None else f"{rate:.0%}", listing),
         ),
         rows=tuple(
@@ -39,7 +38,7 @@ def open_recommendations(actor: Actor) -> Panel:
             )
             for r in rows
         ),
-        more=max(count - SHOWN, 0),
+        more=max(listed - SHOWN, 0),
         empty="No recommendation is waiting for a customer's answer.",
         action=("Recommend a servlet", url_for("catalog.new_recommendation")),
     )

@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from babel.dates import format_timedelta
+from sqlalchemy import Select, func, select
 
 from core.db import utcnow
+from core.extensions import db
 from core.permissions import Actor, Role
 
 
@@ -65,6 +67,11 @@ def home_panel(*roles: Role) -> Callable[[PanelMaker], PanelMaker]:
 def panels_for(actor: Actor) -> list[Panel]:
     made = (maker(actor) for roles, maker in _panels if actor.role in roles)
     return [panel for panel in made if panel is not None]
+
+
+def count(stmt: Select) -> int:
+    """How many rows the list behind a figure shows (its statement, counted)."""
+    return db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
 
 
 def ago(moment: datetime) -> str:

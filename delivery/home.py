@@ -4,11 +4,10 @@ customer's engagements with their state."""
 from __future__ import annotations
 
 from flask import url_for
-from sqlalchemy import func, select
 
 from core.db import utcnow
 from core.extensions import db
-from core.home import Figure, Panel, Row, home_panel
+from core.home import Figure, Panel, Row, count, home_panel
 from core.permissions import CUSTOMER_ROLES, Actor, Role
 from core.templating import date_filter
 from delivery import queries
@@ -28,25 +27,21 @@ def _row(engagement: Engagement, detail: str) -> Row:
 @home_panel(Role.DELIVERY_MANAGER)
 def waiting_for_allocation(actor: Actor) -> Panel:
     requested = queries.engagements(actor, EngagementState.REQUESTED.value)
-    count = db.session.scalar(select(func.count()).select_from(requested.order_by(None).subquery()))
-    late = db.session.scalar(
-        select(func.count()).select_from(
-            requested.where(Engagement.start_by < utcnow().date()).order_by(None).subquery()
-        )
-    )
+    waiting = count(requested)
+    late = count(requested.where(Engagement.start_by < utcnow().date()))
     listing = url_for("delivery.engagements", state=EngagementState.REQUESTED.value)
     return Panel(
         key="allocation",
         title="Engagements waiting for allocation",
         figures=(
-            Figure("Waiting", str(count), listing),
+            Figure("Waiting", str(waiting), listing),
             Figure("Past their start date", str(late), listing),
         ),
         rows=tuple(
             _row(e, f"{e.customer.name} · start by {date_filter(e.start_by)}")
             for e in db.session.scalars(requested.limit(SHOWN))
         ),
-        more=max(count - SHOWN, 0),
+        more=max(waiting - SHOWN, 0),
         empty="No engagement waits for allocation. Confirmed orders bring new ones here.",
         action=("All engagements", url_for("delivery.engagements")),
     )
@@ -55,18 +50,18 @@ def waiting_for_allocation(actor: Actor) -> Panel:
 @home_panel(*CUSTOMER_ROLES)
 def customer_engagements(actor: Actor) -> Panel:
     running = queries.engagements(actor).where(Engagement.state.not_in(CLOSED))
-    count = db.session.scalar(select(func.count()).select_from(running.order_by(None).subquery()))
+    waiting = count(running)
     return Panel(
         key="engagements",
         title="Your engagements",
         figures=(
-            Figure("Under way or waiting to start", str(count), url_for("delivery.engagements")),
+            Figure("Under way or waiting to start", str(waiting), url_for("delivery.engagements")),
         ),
         rows=tuple(
             _row(e, f"{e.state.label} · deliver by {date_filter(e.deliver_by)}")
             for e in db.session.scalars(running.limit(SHOWN))
         ),
-        more=max(count - SHOWN, 0),
+        more=max(waiting - SHOWN, 0),
         empty="No engagement is under way. Each confirmed order starts one per servlet bought.",
         action=("All engagements", url_for("delivery.engagements")),
     )

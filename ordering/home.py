@@ -4,11 +4,11 @@ and credits, and the card payments finance watches."""
 from __future__ import annotations
 
 from flask import url_for
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 
 from core.db import utcnow
 from core.extensions import db
-from core.home import Figure, Panel, Row, ago, home_panel
+from core.home import Figure, Panel, Row, ago, count, home_panel
 from core.money import Money
 from core.permissions import CUSTOMER_ROLES, Actor, Role
 from ordering import entitlements, queries
@@ -17,10 +17,6 @@ from ordering.payment_models import CardPayment
 
 SHOWN = 5
 OPEN = (OrderState.AWAITING_APPROVAL, OrderState.AWAITING_PAYMENT, OrderState.CONFIRMED)
-
-
-def _count(stmt: Select) -> int:
-    return db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
 
 
 def _order_row(order: Order, detail: str) -> Row:
@@ -36,12 +32,12 @@ def _order_row(order: Order, detail: str) -> Row:
 @home_panel(Role.APPROVER)
 def approvals(actor: Actor) -> Panel:
     waiting = queries.awaiting_approval(actor)
-    count = _count(waiting)
+    listed = count(waiting)
     orders = db.session.scalars(waiting.limit(SHOWN)).all()
     currency = orders[0].currency if orders else None
-    listed = waiting.order_by(None).subquery()
-    total = int(db.session.scalar(select(func.coalesce(func.sum(listed.c.total_minor), 0))))
-    figures = (Figure("Waiting for you", str(count), url_for("ordering.approvals")),)
+    amounts = waiting.order_by(None).subquery()
+    total = int(db.session.scalar(select(func.coalesce(func.sum(amounts.c.total_minor), 0))))
+    figures = (Figure("Waiting for you", str(listed), url_for("ordering.approvals")),)
     if currency:
         figures += (
             Figure("Their total", str(Money(total, currency)), url_for("ordering.approvals")),
@@ -54,7 +50,7 @@ def approvals(actor: Actor) -> Panel:
             _order_row(o, f"{o.total} · placed {ago(o.created_at)} by {o.placed_by.display_name}")
             for o in orders
         ),
-        more=max(count - SHOWN, 0),
+        more=max(listed - SHOWN, 0),
         empty="No order waits for your approval.",
         action=("All approvals", url_for("ordering.approvals")),
     )
@@ -63,7 +59,7 @@ def approvals(actor: Actor) -> Panel:
 @home_panel(*CUSTOMER_ROLES)
 def open_orders(actor: Actor) -> Panel:
     open_ = queries.orders(actor).where(Order.state.in_(OPEN))
-    count = _count(open_)
+    listed = count(open_)
     orders = db.session.scalars(open_.limit(SHOWN)).all()
     left = sum(e.remaining for e in entitlements.usable(actor.organization_id, utcnow().date()))
     can_order = actor.role != Role.VIEWER
@@ -71,17 +67,17 @@ def open_orders(actor: Actor) -> Panel:
         key="orders",
         title="Your open orders",
         figures=(
-            Figure("Open orders", str(count), url_for("ordering.orders")),
+            Figure("Open orders", str(listed), url_for("ordering.orders")),
             Figure("Credits left", str(left), url_for("ordering.credits")),
         ),
         rows=tuple(
             _order_row(o, f"{o.state.label} · {o.total} · placed {ago(o.created_at)}")
             for o in orders
         ),
-        more=max(count - SHOWN, 0),
+        more=max(listed - SHOWN, 0),
         empty="No open orders." + (" Browse the catalog to order a servlet." if can_order else ""),
         action=("Open the catalog", url_for("catalog.browse"))
-        if can_order and not count
+        if can_order and not listed
         else ("All orders", url_for("ordering.orders")),
     )
 
@@ -89,7 +85,7 @@ def open_orders(actor: Actor) -> Panel:
 @home_panel(Role.FINANCE)
 def card_payments(actor: Actor) -> Panel:
     awaiting = queries.orders(actor).where(Order.state == OrderState.AWAITING_PAYMENT)
-    count = _count(awaiting)
+    listed = count(awaiting)
     orders = db.session.scalars(awaiting.limit(SHOWN)).all()
     refunds = db.session.scalar(
         select(func.count()).where(
@@ -102,12 +98,12 @@ def card_payments(actor: Actor) -> Panel:
         key="payments",
         title="Card payments",
         figures=(
-            Figure("Orders awaiting payment", str(count), state_list),
+            Figure("Orders awaiting payment", str(listed), state_list),
             Figure("Refunds not yet received", str(refunds), url_for("ordering.orders")),
             Figure("Payments flagged", str(flagged), url_for("ordering.orders")),
         ),
         rows=tuple(_order_row(o, f"{o.total} · placed {ago(o.created_at)}") for o in orders),
-        more=max(count - SHOWN, 0),
+        more=max(listed - SHOWN, 0),
         empty="No order waits for a card payment.",
         action=("All orders", url_for("ordering.orders")),
     )
