@@ -9,6 +9,7 @@ from sqlalchemy import or_, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from core import bp
+from core.bounds import has_nul
 from core.demo import demo_cli
 from core.errors import register_error_handlers
 from core.extensions import db, limiter
@@ -24,10 +25,9 @@ bp.record_once(lambda state: register_error_handlers(state.app))
 
 @bp.before_app_request
 def refuse_nul_characters() -> None:
-    """No text column can hold NUL (PostgreSQL refuses it outright), and no person types it:
-    refuse such input at the door with a clear 400 instead of failing deep in a query."""
+    """Refuse NUL at the door with a clear 400 instead of failing deep in a query."""
     values = [*request.args.values(), *request.form.values(), request.path]
-    if any("\x00" in value for value in values):
+    if any(has_nul(value) for value in values):
         abort(400, "The request contains a NUL character, which is not allowed.")
 
 
