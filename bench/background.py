@@ -35,7 +35,7 @@ from sqlalchemy import create_engine, func, select
 from accounts.models import Organization
 from bench.demo import demo_shop
 from bench.server import free_port, gunicorn, scheduler
-from catalog import catalogs, services
+from catalog import catalogs, servlets
 from catalog.content import ServletContent
 from catalog.models import BillingPolicy, DeliveryMode, LifecycleStage, ServletKind
 from core.extensions import db
@@ -99,10 +99,10 @@ def populate(database_url: str) -> Offer:
         ).approval_threshold_minor
         # A quarter of the threshold: a line left over by a failed placement still confirms.
         amount = 50_000 if threshold is None else min(50_000, threshold // 4)
-        servlet = services.create_servlet(
+        servlet = servlets.create_servlet(
             shop.admin, intake_servlet(Money(amount, vendor.currency))
         )
-        services.publish_servlet(shop.admin, servlet)
+        servlets.publish_servlet(shop.admin, servlet)
         catalogs.add_item(shop.admin, shop.catalog, servlet.id)
         cart = carts.cart_of(shop.buyer)
         for line in list(cart.lines) if cart is not None else []:

@@ -20,7 +20,7 @@ from accounts.models import Organization, User
 from accounts.services import open_session
 from bench.demo import demo_shop
 from bench.server import gunicorn, session_cookie, wrk
-from catalog import catalogs, services
+from catalog import catalogs, servlets
 from catalog.content import ServletContent
 from catalog.models import (
     BillingPolicy,
@@ -67,8 +67,8 @@ def populate(database_url: str) -> None:
             select(func.count()).where(CatalogItem.catalog_id == shop.catalog.id)
         )
         for number in range(present, SERVLETS):
-            servlet = services.create_servlet(shop.admin, content(number, currency))
-            services.publish_servlet(shop.admin, servlet)
+            servlet = servlets.create_servlet(shop.admin, content(number, currency))
+            servlets.publish_servlet(shop.admin, servlet)
             catalogs.add_item(shop.admin, shop.catalog, servlet.id)
 
 

@@ -1,4 +1,4 @@
-"""Servlets, their versions, catalogs and price books, and recommendations."""
+"""Servlets, their versions, catalogs (with their prices) and recommendations."""
 
 from flask import Blueprint, Flask
 
@@ -11,7 +11,7 @@ MODULES = (
     "views",
     "home",
     "authoring_views",
-    "price_book_views",
+    "catalog_views",
     "recommendation_views",
     "jobs",
     "seed",

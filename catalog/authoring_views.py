@@ -8,7 +8,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from catalog import bp, queries, services, transfer
+from catalog import bp, queries, servlets, transfer
 from catalog.content import ServletContent, diff_contents
 from catalog.forms import ImportForm, ServletForm
 from catalog.models import Servlet, ServletVersion
@@ -29,9 +29,9 @@ def _servlet(servlet_id: int) -> Servlet:
     return get_or_404(Servlet, servlet_id, *queries.load_servlet_options())
 
 
-@bp.get("/admin/servlets")
+@bp.get("/admin/servlets", endpoint="servlets")
 @requires(Role.ADMIN)
-def servlets() -> ResponseReturnValue:
+def servlet_list() -> ResponseReturnValue:
     status = params.choice("status", queries.SERVLET_STATUSES)
     q = params.text("q", 200)
     page = paginate(queries.authored_servlets(status, q), PER_PAGE)
@@ -70,7 +70,7 @@ def new_servlet() -> ResponseReturnValue:
     content = _submitted(form)
     if content is not None:
         try:
-            servlet = services.create_servlet(current_actor(), content)
+            servlet = servlets.create_servlet(current_actor(), content)
         except ServiceError as error:
             form.form_errors.append(error.message)
         else:
@@ -91,7 +91,7 @@ def edit_servlet(servlet_id: int) -> ResponseReturnValue:
     content = _submitted(form)
     if content is not None:
         try:
-            draft = services.save_draft(current_actor(), servlet, content)
+            draft = servlets.save_draft(current_actor(), servlet, content)
         except ServiceError as error:
             form.form_errors.append(error.message)
         else:
@@ -168,32 +168,32 @@ def _act(servlet_id: int, action: object, message: str) -> ResponseReturnValue:
 @bp.post("/admin/servlets/<int:servlet_id>/publish")
 @requires(Role.ADMIN)
 def publish_servlet(servlet_id: int) -> ResponseReturnValue:
-    return _act(servlet_id, services.publish_servlet, "Published: customers see this version.")
+    return _act(servlet_id, servlets.publish_servlet, "Published: customers see this version.")
 
 
 @bp.post("/admin/servlets/<int:servlet_id>/discard")
 @requires(Role.ADMIN)
 def discard_draft(servlet_id: int) -> ResponseReturnValue:
-    return _act(servlet_id, services.discard_draft, "Draft discarded.")
+    return _act(servlet_id, servlets.discard_draft, "Draft discarded.")
 
 
 @bp.post("/admin/servlets/<int:servlet_id>/retire")
 @requires(Role.ADMIN)
 def retire_servlet(servlet_id: int) -> ResponseReturnValue:
-    return _act(servlet_id, services.retire_servlet, "Retired: hidden from every catalog.")
+    return _act(servlet_id, servlets.retire_servlet, "Retired: hidden from every catalog.")
 
 
 @bp.post("/admin/servlets/<int:servlet_id>/reinstate")
 @requires(Role.ADMIN)
 def reinstate_servlet(servlet_id: int) -> ResponseReturnValue:
-    return _act(servlet_id, services.reinstate_servlet, "Reinstated.")
+    return _act(servlet_id, servlets.reinstate_servlet, "Reinstated.")
 
 
 @bp.post("/admin/servlets/<int:servlet_id>/duplicate")
 @requires(Role.ADMIN)
 def duplicate_servlet(servlet_id: int) -> ResponseReturnValue:
     servlet = _servlet(servlet_id)
-    copy = services.duplicate_servlet(current_actor(), servlet)
+    copy = servlets.duplicate_servlet(current_actor(), servlet)
     flash("Copy created as a draft.", "success")
     return redirect(url_for("catalog.edit_servlet", servlet_id=copy.id))
 

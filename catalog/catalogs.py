@@ -1,4 +1,4 @@
-"""Every state change of catalogs (price books): items, their order and prices, which
+"""Every state change of catalogs: items, their order and prices, which
 customers see them, and publishing. Each checks the role, validates, audits and commits."""
 
 from __future__ import annotations

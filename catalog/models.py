@@ -1,4 +1,4 @@
-"""Servlets and their versions, catalogs (price books) and CSM recommendations."""
+"""Servlets and their versions, catalogs and CSM recommendations."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from accounts.models import Membership, Organization
-from catalog import catalogs, recommendations, services
+from catalog import catalogs, recommendations, servlets
 from catalog.content import ServletContent
 from catalog.models import (
     BillingPolicy,
@@ -179,20 +179,20 @@ def seed_catalog(logins: list[Login]) -> None:
 
 def _seed_vendor(admin: Membership, vendor: Organization, product: str) -> None:
     contents = [_content(spec, product, vendor.currency) for spec in SERVLETS]
-    servlets = [services.create_servlet(admin, content) for content in contents]
+    made = [servlets.create_servlet(admin, content) for content in contents]
     list_prices = {
-        servlet.id: content.price for servlet, content in zip(servlets, contents, strict=True)
+        servlet.id: content.price for servlet, content in zip(made, contents, strict=True)
     }
-    drafts = {len(servlets) - 1, len(servlets) - 2}  # two never published
-    for index, servlet in enumerate(servlets):
+    drafts = {len(made) - 1, len(made) - 2}  # two never published
+    for index, servlet in enumerate(made):
         if index not in drafts:
-            services.publish_servlet(admin, servlet)
+            servlets.publish_servlet(admin, servlet)
     # History: the health check is on version 2, and has version 3 in draft.
-    first, content = servlets[0], contents[0]
-    services.save_draft(admin, first, content.copy(price=Money(5500 * 100, vendor.currency)))
-    services.publish_servlet(admin, first)
-    services.save_draft(admin, first, content.copy(duration_days=4))
-    services.retire_servlet(admin, servlets[2])
+    first, content = made[0], contents[0]
+    servlets.save_draft(admin, first, content.copy(price=Money(5500 * 100, vendor.currency)))
+    servlets.publish_servlet(admin, first)
+    servlets.save_draft(admin, first, content.copy(duration_days=4))
+    servlets.retire_servlet(admin, made[2])
 
     customers = list(
         db.session.scalars(
@@ -201,7 +201,7 @@ def _seed_vendor(admin: Membership, vendor: Organization, product: str) -> None:
             .order_by(Organization.id)
         )
     )
-    live = [s for i, s in enumerate(servlets) if i not in drafts and i != 2]
+    live = [s for i, s in enumerate(made) if i not in drafts and i != 2]
     enterprise = catalogs.create_catalog(admin, "Enterprise", "Every servlet, list prices.")
     smb = catalogs.create_catalog(admin, "SMB", "Remote and web servlets at SMB prices.")
     partner_led = catalogs.create_catalog(admin, "Partner-led", "Delivered by our partners.")

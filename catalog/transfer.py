@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from catalog import services
+from catalog import servlets
 from catalog.content import LIST_FIELDS, ServletContent, clean_lines, problems
 from catalog.models import (
     CONTENT_FIELDS,
@@ -78,10 +78,10 @@ def _record(servlet: Servlet) -> dict[str, Any]:
 
 def export_servlets(fmt: str) -> str:
     """Every servlet of the vendor (its latest version) as CSV or JSON text."""
-    servlets = db.session.scalars(
+    rows = db.session.scalars(
         select(Servlet).options(*load_servlet_options()).order_by(Servlet.slug)
     )
-    records = [_record(servlet) for servlet in servlets]
+    records = [_record(servlet) for servlet in rows]
     if fmt == "json":
         return json.dumps({"servlets": records}, indent=2, ensure_ascii=False)
     header = ["slug", "status", "version", *COLUMNS[1:]]
@@ -121,7 +121,7 @@ class ImportReport:
 
 def import_servlets(actor: Actor, raw: bytes, filename: str, publish: bool = False) -> ImportReport:
     """Create or redraft every servlet in the file, or none of them."""
-    require(actor, *services.AUTHORS)
+    require(actor, *servlets.AUTHORS)
     report = ImportReport()
     rows = _read_rows(raw, filename, report)
     if not report.ok:
@@ -161,13 +161,13 @@ def _apply(actor: Actor, parsed: list[tuple[str | None, ServletContent]], publis
     for slug, content in parsed:
         servlet = existing.get(slug) if slug else None
         if servlet is not None:
-            services._save_draft(actor, servlet, content)
+            servlets._save_draft(actor, servlet, content)
         else:
-            new_slug = services._free_slug(actor.vendor_id, slug or content.title, taken)
+            new_slug = servlets._free_slug(actor.vendor_id, slug or content.title, taken)
             taken.add(new_slug)
-            servlet = services._new_servlet(actor, content, new_slug)
+            servlet = servlets._new_servlet(actor, content, new_slug)
         if publish:
-            services._publish(actor, servlet)
+            servlets._publish(actor, servlet)
     audit.record(
         "servlet.imported",
         object_type="servlet",
@@ -293,7 +293,7 @@ def _parse_row(row: dict[str, Any]) -> tuple[ServletContent | None, str | None, 
         **{name: _lines(row.get(name)) for name in LIST_FIELDS},
         **values,  # type: ignore[arg-type]
     )
-    slug = services.slugify(text("slug")) if text("slug") else None
+    slug = servlets.slugify(text("slug")) if text("slug") else None
     return content, slug, problems(content)
 
 

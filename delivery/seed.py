@@ -13,7 +13,7 @@ from core.extensions import db
 from core.permissions import Role
 from delivery.models import ENGAGEMENT_LIFE, Engagement
 from delivery.models import EngagementState as E
-from ordering import services
+from ordering import orders
 from ordering.models import Order, OrderLine, OrderState
 
 DELIVERED_PO = "PO-1001"
@@ -29,10 +29,10 @@ def _member(organization_id: int, role: Role) -> Membership | None:
 
 @seeder
 def seed_delivery(logins: list[Login]) -> None:
-    orders = db.session.scalars(
+    delivered = db.session.scalars(
         select(Order).where(Order.po_number == DELIVERED_PO, Order.state == OrderState.CONFIRMED)
     )
-    for order in list(orders):
+    for order in list(delivered):
         manager = _member(order.vendor_id, Role.DELIVERY_MANAGER)
         consultant = _member(order.vendor_id, Role.CONSULTANT)
         buyer = _member(order.customer_id, Role.BUYER)
@@ -52,4 +52,4 @@ def seed_delivery(logins: list[Login]) -> None:
             ):
                 states.transition(ENGAGEMENT_LIFE, engagement, to, actor)
         db.session.commit()
-        services.complete_order(order)
+        orders.complete_order(order)

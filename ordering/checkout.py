@@ -34,8 +34,8 @@ from ordering.models import (
     PaymentRoute,
     new_checkout_token,
 )
+from ordering.orders import on_confirmed
 from ordering.policies import ORDER_LIFE
-from ordering.services import on_confirmed
 
 MAX_PO = 64
 

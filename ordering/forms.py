@@ -18,6 +18,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from core.form_fields import DayField, IdField
 from ordering.entitlements import MAX_CREDITS
 from ordering.models import MAX_QUANTITY
+from ordering.payments import MAX_REASON
 
 QUANTITY_RANGE = NumberRange(
     min=1, max=MAX_QUANTITY, message=f"A whole number from 1 to {MAX_QUANTITY}."
@@ -100,3 +101,16 @@ class GrantForm(FlaskForm):
 
 def choice(value: str, label: str) -> SelectChoice:
     return SelectChoice(value, label)
+
+
+class PayForm(FlaskForm):
+    submit = SubmitField("Pay by card")
+
+
+class RefundForm(FlaskForm):
+    reason = TextAreaField(
+        "Reason",
+        validators=[DataRequired(message="Say why."), Length(max=MAX_REASON)],
+        description="Kept in the audit log. The customer gets an email when Stripe refunds.",
+    )
+    submit = SubmitField("Refund card payment")

@@ -20,7 +20,7 @@ from core.extensions import db
 from core.navigation import nav_item
 from core.pagination import paginate
 from core.permissions import CUSTOMER_ROLES, OrgKind, Role, current_actor, get_or_404, requires
-from ordering import bp, payment_views, policies, queries, services
+from ordering import bp, orders, payment_views, policies, queries
 from ordering.forms import ApproveForm, CancelForm, RejectForm
 from ordering.models import ORDER_VIEWERS, Order, OrderForm, OrderState
 
@@ -61,9 +61,9 @@ def _filter_args(filters: queries.OrderFilters) -> dict[str, str]:
     )
 
 
-@bp.get("/orders")
+@bp.get("/orders", endpoint="orders")
 @requires(*ORDER_VIEWERS, *CUSTOMER_ROLES)
-def orders() -> ResponseReturnValue:
+def order_list() -> ResponseReturnValue:
     actor = current_actor()
     vendor_view = policies.sees_vendor_side(actor)
     filters = _filters() if vendor_view else queries.OrderFilters()
@@ -147,7 +147,7 @@ def approve(order_id: int) -> ResponseReturnValue:
     order = get_or_404(Order, order_id)
     form = ApproveForm()
     if form.validate_on_submit():
-        services.approve_order(current_actor(), order, form.reason.data or "")
+        orders.approve_order(current_actor(), order, form.reason.data or "")
         flash(f"Order {order.reference} approved.", "success")
     else:
         flash("Note: at most 1,000 characters.", "danger")
@@ -160,7 +160,7 @@ def reject(order_id: int) -> ResponseReturnValue:
     order = get_or_404(Order, order_id)
     form = RejectForm()
     if form.validate_on_submit():
-        services.reject_order(current_actor(), order, form.reason.data)
+        orders.reject_order(current_actor(), order, form.reason.data)
         flash(f"Order {order.reference} rejected.", "info")
     else:
         flash("To reject, give a reason of at most 1,000 characters.", "danger")
@@ -176,7 +176,7 @@ def cancel(order_id: int) -> ResponseReturnValue:
         flash("Reason: at most 1,000 characters.", "danger")
         return _back(order)
     try:
-        services.cancel_order(current_actor(), order, form.reason.data or "")
+        orders.cancel_order(current_actor(), order, form.reason.data or "")
     except ServiceError as error:
         db.session.rollback()
         flash(error.message, "danger")

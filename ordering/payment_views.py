@@ -10,28 +10,13 @@ from typing import Any
 
 from flask import flash, redirect, url_for
 from flask.typing import ResponseReturnValue
-from flask_wtf import FlaskForm
-from wtforms import SubmitField, TextAreaField
-from wtforms.validators import DataRequired, Length
 
 from core.errors import ServiceError
 from core.extensions import db
 from core.permissions import CUSTOMER_ROLES, Actor, current_actor, get_or_404, requires
 from ordering import bp, payments, policies
+from ordering.forms import PayForm, RefundForm
 from ordering.models import Order, OrderState, PaymentRoute
-
-
-class PayForm(FlaskForm):
-    submit = SubmitField("Pay by card")
-
-
-class RefundForm(FlaskForm):
-    reason = TextAreaField(
-        "Reason",
-        validators=[DataRequired(message="Say why."), Length(max=payments.MAX_REASON)],
-        description="Kept in the audit log. The customer gets an email when Stripe refunds.",
-    )
-    submit = SubmitField("Refund card payment")
 
 
 def order_page_context(order: Order, actor: Actor) -> dict[str, Any]:

@@ -5,7 +5,7 @@ Webhook events are triggers only. ``sync_checkout_session`` and ``sync_charge`` 
 session or charge from Stripe, then lock the order row and move the payment as far as
 Stripe's answer allows (``payment_models.CARD_PAYMENT_LIFE``): however often and in whatever order
 events arrive, the result is the one Stripe's current state implies. A paid payment confirms
-its order (``services.confirm_order``, once); one that arrives for an order that was
+its order (``orders.confirm_order``, once); one that arrives for an order that was
 cancelled meanwhile, or that duplicates an earlier payment, is refunded.
 
 No database transaction waits on Stripe: a Checkout Session is opened between two short
@@ -34,7 +34,7 @@ from core.notifications import notify
 from core.permissions import Actor
 from core.stripe_gateway import PaymentProviderRefused
 from core.tenancy import all_tenants, tenant_scope
-from ordering import notifications, policies, services, signals
+from ordering import notifications, orders, policies, signals
 from ordering.models import Order, OrderState, PaymentRoute
 from ordering.payment_models import CARD_PAYMENT_LIFE, CardPayment, CardPaymentState
 
@@ -122,7 +122,7 @@ def start_card_payment(actor: Actor, order: Order) -> str:
 
 
 def _awaiting_card_payment(order: Order) -> Order:
-    order = services.lock(order)
+    order = orders.lock(order)
     if order.payment_route != PaymentRoute.CARD or order.state != OrderState.AWAITING_PAYMENT:
         raise InvalidTransition(f"Order {order.reference} does not wait for a card payment.")
     return order
@@ -130,7 +130,7 @@ def _awaiting_card_payment(order: Order) -> Order:
 
 def _record_session(order: Order, attempt: int, session: dict[str, Any]) -> str:
     """Keep the session Stripe opened for ``attempt``, unless the order moved on meanwhile."""
-    order = services.lock(order)
+    order = orders.lock(order)
     existing = db.session.scalar(
         select(CardPayment).where(CardPayment.order_id == order.id, CardPayment.attempt == attempt)
     )
@@ -296,7 +296,7 @@ def _state_of(session: dict[str, Any]) -> CardPaymentState | None:
 
 
 def _apply(found: _Found, session: dict[str, Any], target: CardPaymentState | None) -> str:
-    order = services.lock(db.session.get(Order, found.order_id))
+    order = orders.lock(db.session.get(Order, found.order_id))
     payment = _locked_payment(found.payment_id)
     before = payment.state
     if target == State.PAID and not _pays_exactly(session, payment):
@@ -342,7 +342,7 @@ def _hold_mismatch(payment: CardPayment, session: dict[str, Any]) -> str:
 def _settle(order: Order, payment: CardPayment) -> str:
     """What a paid payment means for its (locked) order."""
     if order.state == OrderState.AWAITING_PAYMENT:
-        services.confirm_order(order, via="card")
+        orders.confirm_order(order, via="card")
         return "order confirmed"
     if order.state == OrderState.CANCELLED:
         if not payment.refundable:
@@ -503,7 +503,7 @@ def refund_card_payment(actor: Actor, order: Order, reason: str) -> CardPayment:
         raise ServiceError("Reason: say why the payment is refunded.")
     if len(reason) > MAX_REASON:
         raise ServiceError(f"Reason: at most {MAX_REASON:,} characters.")
-    order = services.lock(order)
+    order = orders.lock(order)
     payment = next((p for p in payments_of(order) if p.refundable), None)
     if payment is None:
         raise InvalidTransition(f"Order {order.reference} has no card payment left to refund.")

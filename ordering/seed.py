@@ -16,7 +16,7 @@ from core.db import utcnow
 from core.demo import Login, seeder
 from core.extensions import db
 from core.permissions import OrgKind, Role
-from ordering import carts, checkout, entitlements, services
+from ordering import carts, checkout, entitlements, orders
 from ordering.intake import questions_of
 from ordering.models import Order, PaymentRoute
 
@@ -125,11 +125,11 @@ def _seed_customer(vendor: Organization, customer: Organization) -> None:
     _order(buyer, cheap, po_number="PO-1001", days_ago=60)  # delivered and completed by delivery
     _order(buyer, cheap, quantity=2, po_number="PO-1002", days_ago=20)  # confirmed
     approved = _order(buyer, dear, quantity=above, po_number="PO-1003", days_ago=12)
-    services.approve_order(approver, approved, "Within the quarter's budget.")
+    orders.approve_order(approver, approved, "Within the quarter's budget.")
     rejected = _order(buyer, dear, quantity=above, days_ago=9)
-    services.reject_order(approver, rejected, "Let's do one first and see the results.")
+    orders.reject_order(approver, rejected, "Let's do one first and see the results.")
     cancelled = _order(buyer, mid, po_number="PO-1005", days_ago=5)
-    services.cancel_order(buyer, cancelled, "Ordered the wrong servlet.")
+    orders.cancel_order(buyer, cancelled, "Ordered the wrong servlet.")
     if health_check is not None:  # an approver's own order needs no approval
         _order(approver, health_check, route=PaymentRoute.ENTITLEMENT, days_ago=3)
     _order(buyer, dear, quantity=above, po_number="PO-1007", days_ago=1)  # awaiting approval

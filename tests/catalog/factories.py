@@ -11,7 +11,7 @@ from decimal import Decimal
 from itertools import count
 from typing import Any
 
-from catalog import catalogs, recommendations, services
+from catalog import catalogs, recommendations, servlets
 from catalog.content import ServletContent
 from catalog.models import (
     BillingPolicy,
@@ -83,9 +83,9 @@ def content(**overrides: Any) -> ServletContent:
 
 def servlet(tenant: Tenant, publish: bool = True, **overrides: Any) -> int:
     admin = actor(tenant)
-    created = services.create_servlet(admin, content(**overrides))
+    created = servlets.create_servlet(admin, content(**overrides))
     if publish:
-        services.publish_servlet(admin, created)
+        servlets.publish_servlet(admin, created)
     return created.id
 
 

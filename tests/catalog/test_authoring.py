@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from catalog import services
+from catalog import servlets
 from catalog.content import ServletContent
 from catalog.models import FrozenVersion, Servlet, ServletVersion, VersionState
 from core.audit import AuditEvent
@@ -161,9 +161,9 @@ def test_publishing_freezes_the_version_and_editing_creates_the_next_draft(app, 
         db.session.rollback()
 
         new_content = ServletContent.of(published).copy(price=Money(700_000, "USD"))
-        draft = services.save_draft(factories.actor(tenant_a), servlet, new_content)
+        draft = servlets.save_draft(factories.actor(tenant_a), servlet, new_content)
         assert draft.number == 2
-        services.publish_servlet(factories.actor(tenant_a), db.session.get(Servlet, servlet_id))
+        servlets.publish_servlet(factories.actor(tenant_a), db.session.get(Servlet, servlet_id))
         first, second = versions_of(servlet_id)
         assert (first.state, first.price) == (VersionState.SUPERSEDED, Money(500_000, "USD"))
         assert (second.state, second.price) == (VersionState.PUBLISHED, Money(700_000, "USD"))
@@ -226,14 +226,14 @@ def test_refusals_come_with_a_reason(app, tenant_a, unscoped):
         servlet_id = factories.servlet(tenant_a)
         servlet = db.session.get(Servlet, servlet_id)
         with pytest.raises(InvalidTransition, match="no draft"):
-            services.publish_servlet(factories.actor(tenant_a), servlet)
-        services.retire_servlet(factories.actor(tenant_a), servlet)
+            servlets.publish_servlet(factories.actor(tenant_a), servlet)
+        servlets.retire_servlet(factories.actor(tenant_a), servlet)
         with pytest.raises(InvalidTransition, match="already retired"):
-            services.retire_servlet(factories.actor(tenant_a), db.session.get(Servlet, servlet_id))
+            servlets.retire_servlet(factories.actor(tenant_a), db.session.get(Servlet, servlet_id))
         with pytest.raises(NotAllowed):
-            services.create_servlet(factories.actor(tenant_a, Role.CSM), factories.content())
+            servlets.create_servlet(factories.actor(tenant_a, Role.CSM), factories.content())
         with pytest.raises(ServiceError, match="Duration"):
-            services.create_servlet(factories.actor(tenant_a), factories.content(duration_days=0))
+            servlets.create_servlet(factories.actor(tenant_a), factories.content(duration_days=0))
 
 
 def test_preview_shows_the_draft_as_customers_will_see_it(client, tenant_a, unscoped):

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from catalog import services
+from catalog import servlets
 from catalog.models import DeliveryMode, LifecycleStage, Servlet, ServletKind
 from core.extensions import db
 from core.money import Money
@@ -151,7 +151,7 @@ def test_search_sees_the_published_version_not_a_newer_draft(client, tenant_a, s
     with unscoped():
         servlet = db.session.get(Servlet, ids["health"])
         content = factories.content(title="Renamed Zebra Review")
-        services.save_draft(factories.actor(tenant_a), servlet, content)
+        servlets.save_draft(factories.actor(tenant_a), servlet, content)
     sign_in(client, tenant_a.people[Role.BUYER])
     assert titles(client.get("/catalog?q=zebra")) == []
     assert titles(client.get("/catalog?q=health")) == ["CRM Health Check"]
@@ -237,7 +237,7 @@ def test_customers_cannot_open_draft_retired_unassigned_or_other_vendors_servlet
         foreign, _ = factories.shop(tenant_b)
         for servlet_id in (draft, retired):
             factories.catalog(tenant_a, [servlet_id])
-        services.retire_servlet(factories.actor(tenant_a), db.session.get(Servlet, retired))
+        servlets.retire_servlet(factories.actor(tenant_a), db.session.get(Servlet, retired))
     sign_in(client, tenant_a.people[Role.BUYER])
     assert client.get(f"/catalog/servlets/{visible}").status_code == 200
     for servlet_id in (draft, retired, unlisted, in_draft_catalog, other_customer, foreign):

@@ -1,4 +1,4 @@
-"""Catalogs (price books): ordered items, catalog prices, customers, draft and published."""
+"""Catalogs: ordered items, catalog prices, customers, draft and published."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from itertools import count
 
 from accounts.models import Organization
 from accounts.services import VendorSettings, update_vendor_settings
-from catalog import catalogs, services
+from catalog import catalogs, servlets
 from catalog.models import Catalog, Servlet
 from core.extensions import db
 from core.money import Money
@@ -62,7 +62,7 @@ def test_a_retired_servlet_leaves_the_grid_at_once(client, tenant_a, unscoped, c
     sign_in(client, tenant_a.people[Role.BUYER])
     assert "Soon Retired Check" in page(client, count_queries)[0]
     with unscoped():
-        services.retire_servlet(factories.actor(tenant_a), db.session.get(Servlet, servlet_id))
+        servlets.retire_servlet(factories.actor(tenant_a), db.session.get(Servlet, servlet_id))
     assert "Soon Retired Check" not in page(client, count_queries)[0]
 
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from catalog import recommendations, services
+from catalog import recommendations, servlets
 from catalog.models import Recommendation, RecommendationState, Servlet
 from core.audit import AuditEvent
 from core.db import utcnow
@@ -136,7 +136,7 @@ def test_recommending_is_refused_for_the_wrong_customer_or_servlet(
         csm = factories.actor(tenant_a, Role.CSM)
         visible, _ = factories.shop(tenant_a)
         retired, _ = factories.shop(tenant_a)
-        services.retire_servlet(factories.actor(tenant_a), db.session.get(Servlet, retired))
+        servlets.retire_servlet(factories.actor(tenant_a), db.session.get(Servlet, retired))
         draft = factories.servlet(tenant_a, publish=False)
         unlisted = factories.servlet(tenant_a)
         foreign, _ = factories.shop(tenant_b)

@@ -14,8 +14,8 @@ from core.extensions import db
 from core.mail import OutboxEmail
 from core.permissions import OrgKind, Role
 from delivery.calendar import add_business_days
+from delivery.engagements import due_dates
 from delivery.models import Engagement, EngagementState
-from delivery.services import due_dates
 from ordering.models import Order, OrderLine
 from tests.conftest import sign_in
 from tests.factories import organization, person

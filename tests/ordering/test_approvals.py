@@ -12,7 +12,7 @@ from core.extensions import db
 from core.mail import OutboxEmail
 from core.permissions import OrgKind, Role
 from delivery.models import Engagement
-from ordering import services
+from ordering import orders
 from ordering.models import ApprovalDecision, Order, OrderState
 from tests.conftest import sign_in
 from tests.factories import organization, person
@@ -127,7 +127,7 @@ def test_buyers_and_vendor_staff_cannot_approve(client, tenant_a, unscoped):
     with unscoped():
         order = db.session.get(Order, order_id)
         with pytest.raises(NotAllowed):
-            services.approve_order(factories.actor(tenant_a, Role.BUYER), order)
+            orders.approve_order(factories.actor(tenant_a, Role.BUYER), order)
     assert state_of(unscoped, order_id) == OrderState.AWAITING_APPROVAL
 
 
@@ -137,9 +137,9 @@ def test_only_an_order_awaiting_approval_can_be_decided(app, tenant_a, unscoped)
         order = db.session.get(Order, order_id)
         approver = factories.actor(tenant_a, Role.APPROVER)
         with pytest.raises(InvalidTransition):
-            services.approve_order(approver, order)
+            orders.approve_order(approver, order)
         with pytest.raises(InvalidTransition):
-            services.reject_order(approver, order, "no")
+            orders.reject_order(approver, order, "no")
 
 
 def test_a_vendor_admin_sets_the_threshold_on_the_organisation_page(client, tenant_a, unscoped):
@@ -171,4 +171,4 @@ def test_a_rejected_reason_is_required_by_the_service(app, tenant_a, unscoped):
         factories.set_threshold(tenant_a, 0)
         order = db.session.get(Order, factories.order(tenant_a))
         with pytest.raises(ServiceError):
-            services.reject_order(factories.actor(tenant_a, Role.APPROVER), order, "  ")
+            orders.reject_order(factories.actor(tenant_a, Role.APPROVER), order, "  ")

@@ -9,7 +9,7 @@ from catalog.models import Recommendation, RecommendationState
 from core.audit import AuditEvent
 from core.extensions import db
 from core.permissions import Role
-from ordering import services
+from ordering import orders
 from ordering.models import CartLine, Order, PaymentRoute
 from tests.catalog import factories as catalog_factories
 from tests.conftest import sign_in
@@ -47,13 +47,13 @@ def test_order_entitlement_and_engagement_changes_are_audited(app, tenant_a, uns
         factories.credits(tenant_a, quantity=1)
         factories.cart_line(tenant_a)
         order_id = factories.place(tenant_a, route=PaymentRoute.ENTITLEMENT)
-        services.cancel_order(factories.actor(tenant_a), db.session.get(Order, order_id), "")
+        orders.cancel_order(factories.actor(tenant_a), db.session.get(Order, order_id), "")
         factories.set_threshold(tenant_a, 0)
         waiting = factories.order(tenant_a)
-        services.approve_order(
+        orders.approve_order(
             factories.actor(tenant_a, Role.APPROVER), db.session.get(Order, waiting)
         )
-        services.complete_order(db.session.get(Order, waiting))
+        orders.complete_order(db.session.get(Order, waiting))
     recorded = actions(unscoped)
     for action in (
         "entitlement.granted",
@@ -90,7 +90,7 @@ def test_a_recommended_servlet_ordered_closes_the_recommendation_at_confirmation
         assert db.session.get(Recommendation, recommendation_id).state != (
             RecommendationState.ORDERED
         )
-        services.approve_order(
+        orders.approve_order(
             factories.actor(tenant_a, Role.APPROVER), db.session.get(Order, order_id)
         )
         assert db.session.get(Recommendation, recommendation_id).state == (

@@ -9,7 +9,7 @@ import re
 import pytest
 from sqlalchemy import func, select
 
-from catalog import catalogs, services
+from catalog import catalogs, servlets
 from catalog.models import Catalog, Servlet, ServletVersion, VersionState
 from core.audit import AuditEvent
 from core.extensions import db
@@ -264,7 +264,7 @@ def test_a_servlet_withdrawn_while_in_the_cart_is_refused_and_the_cart_is_kept(
         admin = catalog_factories.actor(tenant_a)
         catalog = db.session.get(Catalog, catalog_id)
         if withdrawal == "retired":
-            services.retire_servlet(admin, db.session.get(Servlet, servlet_id))
+            servlets.retire_servlet(admin, db.session.get(Servlet, servlet_id))
         elif withdrawal == "unassigned":
             catalogs.assign_customers(admin, catalog, set())
         else:
@@ -344,7 +344,7 @@ def test_card_is_offered_only_with_stripe_keys(client, tenant_a, offered, unscop
 def test_a_card_order_waits_for_payment_and_confirm_order_confirms_it_once(
     client, tenant_a, offered, unscoped, app_config
 ):
-    from ordering import services as order_services
+    from ordering import orders
 
     servlet_id, _ = offered
     sign_in(client, tenant_a.people[Role.BUYER])
@@ -365,7 +365,7 @@ def test_a_card_order_waits_for_payment_and_confirm_order_confirms_it_once(
         assert order.state == OrderState.AWAITING_PAYMENT
         assert order.payment_route == PaymentRoute.CARD
         assert db.session.scalar(select(func.count()).select_from(Engagement)) == 0
-        results = [order_services.confirm_order(order, via="stripe") for _ in range(5)]
+        results = [orders.confirm_order(order, via="stripe") for _ in range(5)]
         assert results == [True, False, False, False, False]
         assert db.session.scalar(select(func.count()).select_from(Engagement)) == 1
         confirmations = db.session.scalar(

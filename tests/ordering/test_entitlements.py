@@ -8,12 +8,14 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
+from accounts.models import Organization
 from catalog.models import ServletKind
+from core.audit import AuditEvent
 from core.db import utcnow
-from core.errors import NotAllowed, ServiceError
+from core.errors import NotAllowed, NotFound, ServiceError
 from core.extensions import db
 from core.permissions import Role
-from ordering import entitlements, services
+from ordering import entitlements, orders
 from ordering.models import Entitlement, EntitlementUse, Order, OrderState, PaymentRoute
 from tests.conftest import sign_in
 from tests.ordering import factories
@@ -101,12 +103,12 @@ def test_checkout_spends_credits_and_cancelling_gives_them_back(app, tenant_a, u
         assert order.payment_route == PaymentRoute.ENTITLEMENT
     assert remaining(unscoped, entitlement_id) == 1
     with unscoped():
-        services.cancel_order(factories.actor(tenant_a), db.session.get(Order, order_id))
+        orders.cancel_order(factories.actor(tenant_a), db.session.get(Order, order_id))
         use = db.session.scalar(select(EntitlementUse))
         assert use.returned_at is not None
     assert remaining(unscoped, entitlement_id) == 3
     with unscoped():  # cancelling again gives nothing back twice
-        services.cancel_order(None, db.session.get(Order, order_id), "again")
+        orders.cancel_order(None, db.session.get(Order, order_id), "again")
     assert remaining(unscoped, entitlement_id) == 3
 
 
@@ -144,7 +146,7 @@ def test_a_rejected_order_gives_its_credits_back(app, tenant_a, unscoped):
         assert db.session.get(Order, order_id).state == OrderState.AWAITING_APPROVAL
     assert remaining(unscoped, entitlement_id) == 0
     with unscoped():
-        services.reject_order(
+        orders.reject_order(
             factories.actor(tenant_a, Role.APPROVER), db.session.get(Order, order_id), "No"
         )
     assert remaining(unscoped, entitlement_id) == 1
@@ -170,3 +172,135 @@ def test_the_credit_route_is_offered_only_with_credits(client, tenant_a, unscope
 )
 def test_a_grant_offers_a_year_of_validity_even_from_29_february(today, until):
     assert entitlements.default_validity(today) == (today, until)
+
+
+def grant_of(tenant, **change) -> entitlements.Grant:
+    """A good grant of health-check credits; dates in ``change`` are days from today."""
+    today = utcnow().date()
+    fields = {
+        "customer_id": tenant.customer_id,
+        "servlet_id": None,
+        "kind": ServletKind.HEALTH_CHECK,
+        "quantity": 2,
+        "valid_from": 0,
+        "valid_until": 30,
+        "note": "",
+        **change,
+    }
+    for name in ("valid_from", "valid_until"):
+        fields[name] = today + timedelta(days=fields[name])
+    return entitlements.Grant(**fields)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"kind": None}, "Choose either one servlet or a servlet kind the credits are for."),
+        ({"servlet_id": 1}, "Choose either one servlet or a servlet kind the credits are for."),
+        ({"quantity": 0}, "Credits: a whole number from 1 to 1,000."),
+        ({"quantity": 1001}, "Credits: a whole number from 1 to 1,000."),
+        ({"valid_from": 1, "valid_until": 0}, "Valid until: on or after the first valid day."),
+        (
+            {"valid_from": -9, "valid_until": -1},
+            "Valid until: these credits would already have expired.",
+        ),
+        ({"note": "n" * 501}, "Note: at most 500 characters."),
+    ],
+)
+def test_the_grant_service_itself_refuses_a_bad_grant_with_a_message(
+    app, tenant_a, unscoped, change, message
+):
+    """The page's form checks first; the service holds for every other caller (API, CLI)."""
+    with unscoped():
+        with pytest.raises(ServiceError) as refused:
+            entitlements.grant_entitlement(
+                factories.actor(tenant_a, Role.CSM), grant_of(tenant_a, **change)
+            )
+        assert refused.value.message == message
+        assert db.session.scalar(select(Entitlement)) is None
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"quantity": 1},
+        {"quantity": 1000},
+        {"valid_from": 0, "valid_until": 0},
+        {"valid_from": -30, "valid_until": 0},
+        {"note": "n" * 500},
+    ],
+)
+def test_a_grant_at_each_limit_is_accepted(app, tenant_a, unscoped, change):
+    with unscoped():
+        granted = entitlements.grant_entitlement(
+            factories.actor(tenant_a, Role.CSM), grant_of(tenant_a, **change)
+        )
+        assert db.session.get(Entitlement, granted.id).quantity == change.get("quantity", 2)
+
+
+def test_credits_go_only_to_an_active_customer_and_for_a_servlet_that_exists(
+    app, tenant_a, unscoped
+):
+    csm = factories.actor(tenant_a, Role.CSM)
+    with unscoped():
+        for not_a_customer in (tenant_a.vendor_id, tenant_a.partner_id, 999_999):
+            with pytest.raises(NotFound, match=r"^That customer does not exist\.$"):
+                entitlements.grant_entitlement(
+                    csm, grant_of(tenant_a, customer_id=not_a_customer)
+                )
+        with pytest.raises(NotFound, match=r"^That servlet does not exist\.$"):
+            entitlements.grant_entitlement(
+                csm, grant_of(tenant_a, kind=None, servlet_id=999_999)
+            )
+        db.session.get(Organization, tenant_a.neighbour_id).active = False
+        db.session.commit()
+        with pytest.raises(NotFound, match=r"^That customer does not exist\.$"):
+            entitlements.grant_entitlement(
+                csm, grant_of(tenant_a, customer_id=tenant_a.neighbour_id)
+            )
+        assert db.session.scalar(select(Entitlement)) is None
+
+
+def test_a_grant_goes_to_the_customer_named_and_is_audited_with_what_was_granted(
+    app, tenant_a, unscoped
+):
+    with unscoped():
+        granted = entitlements.grant_entitlement(
+            factories.actor(tenant_a, Role.CSM),
+            grant_of(tenant_a, customer_id=tenant_a.neighbour_id, quantity=3, note=" Plan "),
+        )
+        entitlement = db.session.get(Entitlement, granted.id)
+        event = db.session.scalar(
+            select(AuditEvent).where(AuditEvent.action == "entitlement.granted")
+        )
+    assert (entitlement.customer_id, entitlement.note) == (tenant_a.neighbour_id, "Plan")
+    assert (event.object_type, event.object_id) == ("entitlement", entitlement.id)
+    assert event.changes == {
+        "customer_id": tenant_a.neighbour_id,
+        "servlet_id": None,
+        "kind": "health_check",
+        "quantity": 3,
+        "valid_until": entitlement.valid_until.isoformat(),
+    }
+
+
+def test_spending_and_giving_back_credits_is_audited_per_entitlement(app, tenant_a, unscoped):
+    with unscoped():
+        soon = factories.credits(tenant_a, quantity=1, valid_until=utcnow().date())
+        later = factories.credits(tenant_a, quantity=5)
+        factories.cart_line(tenant_a, quantity=3)
+        order_id = factories.place(tenant_a, route=PaymentRoute.ENTITLEMENT)
+        orders.cancel_order(factories.actor(tenant_a), db.session.get(Order, order_id))
+        events = db.session.execute(
+            select(AuditEvent.action, AuditEvent.object_id, AuditEvent.changes)
+            .where(AuditEvent.action.in_(["entitlement.spent", "entitlement.returned"]))
+            .order_by(AuditEvent.id)
+        ).all()
+    assert [tuple(event) for event in events] == [
+        ("entitlement.spent", soon, {"order_id": order_id, "quantity": 1, "used": 1}),
+        ("entitlement.spent", later, {"order_id": order_id, "quantity": 2, "used": 2}),
+        ("entitlement.returned", soon, {"order_id": order_id, "quantity": 1, "used": 0}),
+        ("entitlement.returned", later, {"order_id": order_id, "quantity": 2, "used": 0}),
+    ]
+    assert remaining(unscoped, soon) == 1
+    assert remaining(unscoped, later) == 5

@@ -18,7 +18,7 @@ from core.errors import InvalidTransition, NotAllowed
 from core.extensions import db
 from core.permissions import OrgKind, Role
 from delivery.models import Engagement, EngagementState
-from ordering import services
+from ordering import orders
 from ordering.models import Order, OrderState
 from tests.conftest import sign_in
 from tests.factories import organization, person
@@ -56,7 +56,7 @@ def test_the_vendor_filters_orders_and_exports_them_as_csv(client, tenant_a, uns
     with unscoped():
         first = factories.order(tenant_a, title="Alpha Onboarding")
         second = factories.order(tenant_a, title="=HYPERLINK(evil)", quantity=3)
-        services.cancel_order(factories.actor(tenant_a), db.session.get(Order, first))
+        orders.cancel_order(factories.actor(tenant_a), db.session.get(Order, first))
     sign_in(client, tenant_a.people[Role.CSM])
     everything = listed(client.get("/orders"))
     assert "Alpha Onboarding" in everything
@@ -171,7 +171,7 @@ def test_who_may_cancel(app, tenant_a, unscoped):
         order = db.session.get(Order, factories.order(tenant_a))
         for role in (Role.VIEWER, Role.CSM, Role.DELIVERY_MANAGER, Role.PARTNER_MANAGER):
             with pytest.raises(NotAllowed):
-                services.cancel_order(factories.actor(tenant_a, role), order, "x")
+                orders.cancel_order(factories.actor(tenant_a, role), order, "x")
         assert order.state == OrderState.CONFIRMED
 
 
@@ -179,11 +179,11 @@ def test_the_state_table_refuses_what_it_does_not_list(app, tenant_a, unscoped):
     with unscoped():
         order = db.session.get(Order, factories.order(tenant_a))
         with pytest.raises(InvalidTransition):
-            services.transition(order, OrderState.AWAITING_APPROVAL, None)
-        assert services.complete_order(order) is True
-        assert services.complete_order(order) is False
+            orders.transition(order, OrderState.AWAITING_APPROVAL, None)
+        assert orders.complete_order(order) is True
+        assert orders.complete_order(order) is False
         with pytest.raises(InvalidTransition):
-            services.cancel_order(factories.actor(tenant_a, Role.ADMIN), order, "late")
+            orders.cancel_order(factories.actor(tenant_a, Role.ADMIN), order, "late")
         assert db.session.get(Order, order.id).state == OrderState.COMPLETED
 
 

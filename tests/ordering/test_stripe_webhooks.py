@@ -305,11 +305,11 @@ def test_when_stripe_is_unreachable_the_event_is_kept_and_processed_later(
 def test_a_payment_for_an_order_cancelled_meanwhile_is_refunded(
     client, app, stripe_fake, card_order, tenant_a, unscoped
 ):
-    from ordering import services
+    from ordering import orders
     from tests.ordering import factories
 
     with unscoped():
-        services.cancel_order(
+        orders.cancel_order(
             factories.actor(tenant_a), db.session.get(Order, card_order.order_id), ""
         )
     # The cancellation closed the session at Stripe; say the buyer had paid a moment before.
@@ -426,11 +426,11 @@ def test_a_refund_stripe_refuses_is_recorded_rather_than_retried_forever(
 ):
     """Paid after the order was cancelled, but already refunded in the dashboard: Stripe
     refuses our refund, and the refusal is audited rather than retried."""
-    from ordering import services
+    from ordering import orders
     from tests.ordering import factories
 
     with unscoped():
-        services.cancel_order(
+        orders.cancel_order(
             factories.actor(tenant_a), db.session.get(Order, card_order.order_id), ""
         )
     stripe_fake.sessions[card_order.session_id]["status"] = "open"
