@@ -22,3 +22,8 @@ def recommends(actor: Actor) -> bool:
 def answers(actor: Actor, recommendation: Recommendation) -> bool:
     """A buyer or approver of the customer the recommendation was made to."""
     return buys(actor) and recommendation.customer_id == actor.organization_id
+
+
+def lists_own_recommendations_first(actor: Actor) -> bool:
+    """A CSM's recommendation list opens on their own; an admin's on everyone's."""
+    return actor.role == Role.CSM

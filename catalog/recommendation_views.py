@@ -8,7 +8,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from accounts.queries import organizations_of_vendor
-from catalog import bp, queries, recommendations
+from catalog import bp, policies, queries, recommendations
 from catalog.authoring_views import PER_PAGE
 from catalog.forms import DeclineForm, RecommendForm, options
 from catalog.models import Recommendation, RecommendationState
@@ -33,7 +33,8 @@ nav_item(
 @requires(Role.ADMIN, Role.CSM)
 def recommendation_list() -> ResponseReturnValue:
     actor = current_actor()
-    mine = params.choice("who", ("mine", "all"), "mine" if actor.role == Role.CSM else "all")
+    default = "mine" if policies.lists_own_recommendations_first(actor) else "all"
+    mine = params.choice("who", ("mine", "all"), default)
     by = actor.user_id if mine == "mine" else None
     state = params.choice("state", [s.value for s in RecommendationState])
     page = paginate(queries.vendor_recommendations(state, by), PER_PAGE)

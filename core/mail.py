@@ -15,12 +15,14 @@ from email.message import EmailMessage
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy import ColumnElement
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core import claims
 from core.claims import Claimable
 from core.db import IdMixin, utcnow
 from core.extensions import db
+from core.permissions import Actor, Role
 
 
 class OutboxEmail(IdMixin, Claimable, db.Model):
@@ -42,6 +44,20 @@ def send_mail(recipient: str, subject: str, body: str, *, vendor_id: int | None 
     db.session.add(
         OutboxEmail(recipient=recipient, subject=subject[:200], body=body, vendor_id=vendor_id)
     )
+
+
+def reads_tenant_mail(actor: Actor) -> bool:
+    """A vendor admin reads its tenant's mail on the development outbox page."""
+    return actor.role is Role.ADMIN
+
+
+def readable_mail(email: str, actor: Actor) -> ColumnElement[bool]:
+    """The outbox mail a person may read: their own, and their tenant's for an admin. Never
+    anyone else's: a password-reset link in it opens their account."""
+    own = OutboxEmail.recipient == email
+    if reads_tenant_mail(actor):
+        return sa.or_(own, OutboxEmail.vendor_id == actor.vendor_id)
+    return own
 
 
 def _message(email: OutboxEmail) -> EmailMessage:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import abort, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from sqlalchemy import or_, select, text
+from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from core import bp
@@ -13,9 +13,9 @@ from core.bounds import has_nul
 from core.demo import demo_cli
 from core.errors import register_error_handlers
 from core.extensions import db, limiter
-from core.mail import OutboxEmail
+from core.mail import OutboxEmail, readable_mail, reads_tenant_mail
 from core.pagination import paginate
-from core.permissions import Role, requires
+from core.permissions import requires
 from core.scheduler import scheduler_cli
 
 bp.cli.add_command(demo_cli)
@@ -66,8 +66,6 @@ def _outbox_of_current_user() -> ResponseReturnValue:
     """The signed-in user's own mail; a vendor admin also sees its tenant's mail. Never anyone
     else's: a password-reset link in it opens their account."""
     membership = current_user.membership
-    visible = OutboxEmail.recipient == current_user.email
-    if membership.role is Role.ADMIN:
-        visible = or_(visible, OutboxEmail.vendor_id == membership.vendor_id)
-    page = paginate(select(OutboxEmail).where(visible).order_by(OutboxEmail.id.desc()), 20)
-    return render_template("core/outbox.html", page=page, tenant_mail=membership.role is Role.ADMIN)
+    stmt = select(OutboxEmail).where(readable_mail(current_user.email, membership))
+    page = paginate(stmt.order_by(OutboxEmail.id.desc()), 20)
+    return render_template("core/outbox.html", page=page, tenant_mail=reads_tenant_mail(membership))

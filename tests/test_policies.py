@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from catalog import policies as catalog_policies
+from core import mail
 from core.permissions import Role
 from delivery import policies as delivery_policies
 from ordering import policies
@@ -90,3 +91,9 @@ def test_buyers_and_approvers_order_and_answer_their_own_recommendations():
         )
         assert catalog_policies.recommends(person) is (person.role in (Role.ADMIN, Role.CSM))
     assert catalog_policies.buys(None) is False
+
+
+def test_a_csm_lists_their_own_recommendations_first_and_an_admin_reads_tenant_mail():
+    for person in people():
+        assert catalog_policies.lists_own_recommendations_first(person) is (person.role == Role.CSM)
+        assert mail.reads_tenant_mail(person) is (person.role == Role.ADMIN)
