@@ -66,7 +66,10 @@ class FakeStripe:
         self._serial = count(1)
         self._lock = threading.RLock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # Polled often, so that stopping it (after every test) does not wait half a second.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+        )
 
     # --- life -------------------------------------------------------------------------
 

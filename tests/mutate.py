@@ -1,0 +1,242 @@
+"""``make mutate``: how many mutants of the modules that hold guarantees the tests kill.
+
+mutmut (configured in ``[tool.mutmut]`` of pyproject.toml) copies the packages and the tests
+into ``mutants/`` and writes every mutant of the modules below into the copy, each behind a
+switch. It runs the tests once to learn which tests run each function, then runs each mutant
+from inside ``mutants/`` (so the tests import the mutated copy, not the working tree) against
+tests that run its function, stopping at the first failure: a failure kills the mutant.
+
+This module is also the pytest plugin that picks those tests (``-p tests.mutate`` in mutmut's
+pytest arguments): of the tests that run the mutated function, those about its module
+(``TESTS_OF``), at most ``MAX_TESTS_PER_MUTANT`` of them. mutmut's own runs (which tests run
+what, the clean run, the forced failure) see the tests of every module here. SQLite lane
+only; the browser tests never run.
+
+Not part of ``make test`` or CI. Prints ``name: value`` lines: ``mutation_kill_rate`` is
+killed / (killed + survived); then every mutant not killed, by id (``mutmut show <id>``
+prints its change).
+
+    python -m tests.mutate           a fresh run (rebuilds mutants/: the figure the README quotes)
+    python -m tests.mutate --keep    reuse mutants/: test new or changed functions, and retest
+                                     the survivors (after adding tests)
+    python -m tests.mutate --report  print the figure and survivors of the last run
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from collections import Counter
+from dataclasses import dataclass
+from itertools import zip_longest
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+MUTANTS = ROOT / "mutants"
+MUTMUT = Path(sys.executable).with_name("mutmut")
+
+# The tests that check each module's guarantees. A mutant of the module is run against those
+# of them that run the mutated function (mutmut's coverage), fastest first, until one fails.
+TESTS_OF: dict[str, tuple[str, ...]] = {
+    "core.tenancy": (
+        "tests/core/test_tenancy.py",
+        "tests/test_defence_layers.py",
+        "tests/test_tenant_matrix.py",
+        "tests/core/test_refusal_audit.py",
+    ),
+    "core.permissions": (
+        "tests/test_policies.py",
+        "tests/test_tenant_matrix.py",
+        "tests/core/test_refusal_audit.py",
+        "tests/catalog/test_roles.py",
+    ),
+    "core.states": ("tests/core/test_state_machines.py", "tests/ordering/test_approvals.py"),
+    "core.claims": (
+        "tests/core/test_queue.py",
+        "tests/core/test_mail.py",
+        "tests/core/test_scheduler.py",
+    ),
+    "core.money": ("tests/core/test_money.py", "tests/ordering/test_money_path.py"),
+    "core.csv_export": ("tests/core/test_csv_export.py",),
+    "core.stripe_webhooks": ("tests/ordering/test_stripe_webhooks.py",),
+    "catalog.markdown": (
+        "tests/catalog/test_markdown.py",
+        "tests/test_defence_layers.py",
+        "tests/catalog/test_authoring.py",
+    ),
+    "catalog.policies": ("tests/test_policies.py", "tests/catalog/test_recommendations.py"),
+    "ordering.policies": (
+        "tests/test_policies.py",
+        "tests/ordering/test_approvals.py",
+        "tests/ordering/test_orders.py",
+    ),
+    "ordering.checkout": (
+        "tests/ordering/test_checkout.py",
+        "tests/ordering/test_hostile_checkout.py",
+        "tests/ordering/test_money_path.py",
+    ),
+    "ordering.payments": (
+        "tests/ordering/test_stripe_checkout.py",
+        "tests/ordering/test_stripe_webhooks.py",
+        "tests/ordering/test_stripe_refunds.py",
+        "tests/ordering/test_money_path.py",
+    ),
+    "ordering.entitlements": ("tests/ordering/test_entitlements.py",),
+    "ordering.orders": (
+        "tests/ordering/test_approvals.py",
+        "tests/ordering/test_orders.py",
+        "tests/ordering/test_audit.py",
+    ),
+}
+ALL_OF_THEM = frozenset(path for paths in TESTS_OF.values() for path in paths)
+
+
+# --- the pytest plugin -----------------------------------------------------------------------
+
+# A mutant meets at most this many tests: the fastest one of each of its module's test files
+# that runs its function, then the next fastest of each, and so on. Every mutant runs in a
+# pytest session of its own (a new app and database), on two cores: with no cap a run of the
+# ~2,200 mutants takes hours, as a mutant that survives runs every test that covers it (the
+# Stripe tests cover most of ordering.payments). A mutant these tests miss counts as
+# survived, so the figure errs low, never high.
+MAX_TESTS_PER_MUTANT = 4
+
+
+def tests_for(mutant_under_test: str) -> tuple[str, ...]:
+    """The test files a run may use: a mutant's module's, in ``TESTS_OF`` order, or (mutmut's
+    other runs: ``stats``, the clean run, ``fail``) those of every module."""
+    if "__mutmut_" not in mutant_under_test:
+        return tuple(sorted(ALL_OF_THEM))
+    return TESTS_OF[Mutant(mutant_under_test, "").module]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep the tests a run may use. mutmut passes a mutant's tests fastest first."""
+    mutant_under_test = os.environ.get("MUTANT_UNDER_TEST", "")
+    by_file: dict[str, list[pytest.Item]] = {path: [] for path in tests_for(mutant_under_test)}
+    for item in items:
+        by_file.get(item.nodeid.split("::")[0], []).append(item)
+    if "__mutmut_" in mutant_under_test:
+        rounds = zip_longest(*by_file.values())
+        keep = [item for row in rounds for item in row if item is not None]
+        keep = keep[:MAX_TESTS_PER_MUTANT]
+    else:
+        keep = [item for item in items if item.nodeid.split("::")[0] in by_file]
+    if len(keep) < len(items):
+        kept = set(keep)
+        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+        items[:] = keep
+
+
+# --- the report ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str  # ordering.payments.x__settle__mutmut_12, core.money.xǁMoneyǁparse__mutmut_3
+    status: str  # killed, survived, no tests, timeout, ...
+
+    @property
+    def module(self) -> str:
+        return self.name.rsplit(".", 1)[0]
+
+    @property
+    def function(self) -> str:
+        """``_settle`` or ``Money.parse``: the function the mutant changes."""
+        mangled = self.name.rsplit(".", 1)[1].rsplit("__mutmut_", 1)[0]
+        if mangled.startswith("x_"):
+            return mangled.removeprefix("x_")
+        return ".".join(part for part in mangled.removeprefix("x").split("ǁ") if part)
+
+
+def mutmut(*args: str, capture: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run mutmut from the project root. Its pytest runs keep their temporary files apart, so
+    they never clean up (or fill) the directory other test runs on this machine use."""
+    temp_root = Path(tempfile.gettempdir()) / "servlet-desk-mutate"
+    temp_root.mkdir(exist_ok=True)
+    return subprocess.run(
+        [str(MUTMUT), *args],
+        cwd=ROOT,
+        env={**os.environ, "PYTEST_DEBUG_TEMPROOT": str(temp_root)},
+        capture_output=capture,
+        text=True,
+        check=False,
+    )
+
+
+def results() -> list[Mutant]:
+    listing = mutmut("results", "--all", "true", capture=True)
+    if listing.returncode != 0:
+        sys.exit(f"mutmut results failed:\n{listing.stderr}")
+    mutants = []
+    for line in listing.stdout.splitlines():
+        name, _, status = line.strip().rpartition(": ")
+        if "__mutmut_" in name:
+            mutants.append(Mutant(name, status))
+    return mutants
+
+
+def report(mutants: list[Mutant], seconds: float | None) -> None:
+    counts = Counter(m.status for m in mutants)
+    killed, survived = counts["killed"], counts["survived"]
+    rate = killed / (killed + survived) if killed + survived else 0.0
+    print(f"mutation_kill_rate: {rate:.3f}")
+    print(f"mutants: {len(mutants)}")
+    for status, count in sorted(counts.items()):
+        print(f"mutants_{status.replace(' ', '_')}: {count}")
+    if seconds is not None:
+        print(f"mutate_seconds: {seconds:.0f}")
+    print("not killed (mutmut show <id> prints the change):")
+    for mutant in sorted(mutants, key=lambda m: m.name):
+        if mutant.status != "killed":
+            print(f"  {mutant.status}: {mutant.module} {mutant.function} {mutant.name}")
+
+
+def check_modules() -> None:
+    """``TESTS_OF`` names exactly the modules mutmut mutates."""
+    mutated = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
+    modules = {path.removesuffix(".py").replace("/", ".") for path in mutated["only_mutate"]}
+    if modules != set(TESTS_OF):
+        sys.exit(f"tests/mutate.py TESTS_OF and [tool.mutmut] only_mutate differ: {modules}")
+    missing = [path for path in ALL_OF_THEM if not (ROOT / path).exists()]
+    if missing:
+        sys.exit(f"tests/mutate.py TESTS_OF names missing files: {missing}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keep", action="store_true", help="reuse mutants/ and its verdicts")
+    parser.add_argument("--report", action="store_true", help="only report the last run")
+    options = parser.parse_args()
+    check_modules()
+    seconds = None
+    if not options.report:
+        started = time.monotonic()
+        if not options.keep:
+            shutil.rmtree(MUTANTS, ignore_errors=True)
+        if mutmut("run").returncode != 0:
+            return 1
+        # mutmut keeps a verdict until the function changes: after new tests, ask again.
+        again = [m.name for m in results() if m.status != "killed"] if options.keep else []
+        if again and mutmut("run", *again).returncode != 0:
+            return 1
+        seconds = time.monotonic() - started
+        print()
+    mutants = results()
+    if not mutants:
+        print("no mutants: run `make mutate` first", file=sys.stderr)
+        return 1
+    report(mutants, seconds)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
