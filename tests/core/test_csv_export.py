@@ -15,6 +15,7 @@ def test_downloads_neutralise_cells_a_spreadsheet_would_run_as_formulas(app):
     lines = response.get_data(as_text=True).splitlines()
     assert lines == ["name,amount", "'=HYPERLINK(evil),-5", "Acme,10"]
     assert response.headers["Content-Disposition"] == "attachment; filename=x.csv"
+    assert response.mimetype == "text/csv"
 
 
 @pytest.mark.parametrize("cell", ["=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1"])

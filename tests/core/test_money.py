@@ -76,3 +76,25 @@ def test_total_of_nothing_is_zero_in_the_given_currency():
 def test_unknown_currency_is_refused():
     with pytest.raises(ValueError, match="unknown currency"):
         Money(1, "XYZ")
+
+
+def test_comparisons_order_amounts_and_equal_amounts_are_not_less_or_greater():
+    small, large, same = Money(100, "USD"), Money(101, "USD"), Money(100, "USD")
+    assert [small < large, large < small, small < same] == [True, False, False]
+    assert [small <= large, large <= small, small <= same] == [True, False, True]
+    assert [large > small, small > large, small > same] == [True, False, False]
+    assert [large >= small, small >= large, small >= same] == [True, False, True]
+    for compare in (Money.__lt__, Money.__le__, Money.__gt__, Money.__ge__):
+        with pytest.raises(CurrencyMismatch):
+            compare(small, Money(100, "EUR"))
+
+
+def test_a_negated_amount_keeps_its_currency():
+    assert -Money(250, "EUR") == Money(-250, "EUR")
+    assert -Money(-250, "JPY") == Money(250, "JPY")
+
+
+def test_to_decimal_reads_minor_units_in_the_currencys_precision():
+    assert Money(123456, "USD").to_decimal() == Decimal("1234.56")
+    assert Money(5000, "JPY").to_decimal() == Decimal("5000")
+    assert Money(1, "BHD").to_decimal() == Decimal("0.001")

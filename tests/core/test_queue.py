@@ -3,10 +3,12 @@ transaction open, retried with back-off when they fail."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
-from core import queue
+from core import claims, queue
 from core.db import utcnow
 from core.extensions import db
 from core.queue import QueuedJob, enqueue, run_queued
@@ -69,3 +71,26 @@ def test_a_failing_job_keeps_its_error_and_waits_before_it_is_tried_again(app, u
 def test_asking_for_a_kind_nobody_performs_is_a_bug(app, unscoped):
     with unscoped(), pytest.raises(RuntimeError):
         enqueue("nobody", "nobody-1", vendor_id=None)
+
+
+@pytest.mark.parametrize(
+    ("attempts", "seconds"),
+    [(1, 30), (2, 60), (3, 120), (8, 3840), (9, 7200), (30, 7200)],
+)
+def test_the_wait_after_a_failure_doubles_from_30_seconds_up_to_two_hours(
+    app, unscoped, probe, attempts, seconds
+):
+    with unscoped():
+        enqueue("probe", "probe-5", vendor_id=None)
+        db.session.commit()
+        [job] = claims.claim(QueuedJob)
+        job.attempts = attempts
+        before = utcnow()
+        claims.failed(job, "E" * 5000)
+        db.session.commit()
+        after = utcnow()
+        job = db.session.scalar(select(QueuedJob))
+    wait = timedelta(seconds=seconds)
+    assert before + wait <= job.due_at <= after + wait
+    assert job.last_error == "E" * 2000
+    assert job.claim_token is None

@@ -166,3 +166,18 @@ def test_a_move_is_audited_with_its_states_and_reason(app, unscoped):
         assert (event.action, event.object_type, event.object_id) == ("order.cancelled", "thing", 7)
         assert event.changes == {"state": ["confirmed", "cancelled"], "reason": "Customer asked"}
         db.session.rollback()
+
+
+@dataclass
+class Referenced(Thing):
+    reference: str = "ORD-0042"
+
+
+def test_a_refused_move_names_the_object_and_both_states(app, unscoped):
+    with unscoped():
+        with pytest.raises(InvalidTransition) as named:
+            transition(CARD_PAYMENT_LIFE, Referenced(P.PAID), P.OPEN, None)
+        with pytest.raises(InvalidTransition) as unnamed:
+            transition(CARD_PAYMENT_LIFE, Thing(P.PAID), P.OPEN, None)
+    assert named.value.message == "Card payment ORD-0042 is paid; it cannot become open."
+    assert unnamed.value.message == "This card payment is paid; it cannot become open."

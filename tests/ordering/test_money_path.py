@@ -63,6 +63,27 @@ def test_a_payment_that_is_not_exactly_what_is_owed_confirms_nothing_and_is_flag
     assert f"Stripe reported {shown} paid for $5,000.00 owed; not applied." in page
 
 
+def test_a_mismatch_is_audited_with_what_was_paid_and_what_is_owed(
+    client, stripe_fake, card_order, tenant_a, unscoped
+):
+    """Even a report Stripe sends without a currency is flagged, shown as an unknown amount."""
+    stripe_fake.pay(card_order.session_id)
+    del stripe_fake.sessions[card_order.session_id]["currency"]
+    deliver(client, stripe_fake, "checkout.session.completed", card_order.session_id)
+    with unscoped():
+        assert snapshot(card_order.order_id).order_state == "awaiting_payment"
+        payment = db.session.scalar(select(CardPayment))
+        flagged = db.session.scalar(
+            select(AuditEvent).where(AuditEvent.action == "card_payment.amount_mismatch")
+        )
+    assert payment.problem == (
+        "Stripe reported ? paid for $5,000.00 owed; not applied. "
+        "Check this payment in Stripe and refund it there."
+    )
+    assert (flagged.object_type, flagged.object_id) == ("card_payment", payment.id)
+    assert flagged.changes == {"paid": [500_000, ""], "owed": [500_000, "USD"]}
+
+
 def test_a_redelivered_event_is_answered_as_a_duplicate_without_asking_stripe_again(
     client, stripe_fake, card_order, unscoped, run_jobs
 ):

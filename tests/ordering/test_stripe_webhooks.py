@@ -194,6 +194,29 @@ def test_a_webhook_for_another_vendors_order_changes_nothing(
         assert snapshot(other.order_id) == b_before
 
 
+def test_an_ignored_event_is_logged_and_audited_for_the_vendor_of_the_payment_it_names(
+    client, stripe_fake, card_order, tenant_b, unscoped, caplog
+):
+    with unscoped():
+        other = card_orders.awaiting_payment(tenant_b)
+    metadata = {
+        "order_id": str(card_order.order_id),
+        "vendor_id": str(db_vendor(unscoped, card_order.order_id)),
+    }
+    stripe_fake.sessions[other.session_id]["metadata"] = metadata
+    stripe_fake.pay(other.session_id)
+    deliver(client, stripe_fake, "checkout.session.completed", other.session_id)
+    why = "session belongs to another order"
+    assert card_orders.last_outcome(unscoped) == f"ignored: {why}"
+    assert f"Stripe event ignored: {why} " in caplog.text
+    with unscoped():
+        ignored = db.session.scalar(
+            select(AuditEvent).where(AuditEvent.action == "stripe.event_ignored")
+        )
+    assert (ignored.vendor_id, ignored.object_type) == (tenant_b.vendor_id, "stripe_event")
+    assert ignored.changes == {"why": why, "session": other.session_id, "metadata": metadata}
+
+
 def db_vendor(unscoped, order_id: int) -> int:
     with unscoped():
         return db.session.get(Order, order_id).vendor_id
@@ -499,3 +522,24 @@ def test_an_event_for_a_purpose_nobody_owns_is_recorded_and_acknowledged(
     )
     assert events_recorded(unscoped) == 1
     assert not [r for r in stripe_fake.requests if r.method == "GET"]  # nobody re-read it
+
+
+def test_an_event_type_nobody_follows_is_recorded_and_acknowledged(client, stripe_fake, unscoped):
+    """An object with no purpose in its metadata goes to every area following its type."""
+    session = stripe_fake.add_session({}, 5_000)
+    response = deliver(client, stripe_fake, "customer.created", session)
+    assert (response.status_code, response.json["status"]) == (200, "queued")
+    assert card_orders.last_outcome(unscoped) == "ignored: unhandled event type"
+
+
+def test_a_second_handler_for_one_event_type_and_purpose_is_refused(invoice_area):
+    key = ("checkout.session.completed", "invoice_payment")
+    registered = stripe_webhooks._handlers[key]
+    follow = stripe_webhooks.handles("invoice_payment", "checkout.session.completed")
+    with pytest.raises(RuntimeError) as refused:
+        follow(lambda event: "another")
+    assert str(refused.value) == (
+        "two handlers for Stripe event checkout.session.completed (invoice_payment)"
+    )
+    assert follow(registered) is registered  # the same handler twice is one registration
+    assert stripe_webhooks._handlers[key] is registered
