@@ -7,13 +7,15 @@ import pytest
 from sqlalchemy import func, select
 
 from accounts.models import Organization
+from core.audit import AuditEvent
 from core.errors import InvalidTransition, NotAllowed, ServiceError
 from core.extensions import db
 from core.mail import OutboxEmail
 from core.permissions import OrgKind, Role
 from delivery.models import Engagement
 from ordering import orders
-from ordering.models import ApprovalDecision, Order, OrderState
+from ordering.models import ApprovalDecision, Order, OrderState, PaymentRoute
+from tests.catalog.factories import Actor
 from tests.conftest import sign_in
 from tests.factories import organization, person
 from tests.ordering import factories
@@ -172,3 +174,98 @@ def test_a_rejected_reason_is_required_by_the_service(app, tenant_a, unscoped):
         order = db.session.get(Order, factories.order(tenant_a))
         with pytest.raises(ServiceError):
             orders.reject_order(factories.actor(tenant_a, Role.APPROVER), order, "  ")
+
+
+def order_events(order_id: int) -> list[tuple[str, dict]]:
+    rows = db.session.execute(
+        select(AuditEvent.action, AuditEvent.changes)
+        .where(AuditEvent.object_type == "order", AuditEvent.object_id == order_id)
+        .order_by(AuditEvent.id)
+    )
+    return [tuple(row) for row in rows]
+
+
+def body_of(recipient: str, subject: str) -> str:
+    return db.session.scalar(
+        select(OutboxEmail.body).where(
+            OutboxEmail.recipient == recipient, OutboxEmail.subject == subject
+        )
+    )
+
+
+def test_an_approval_is_stamped_audited_and_mailed_to_the_buyer_with_its_reason(
+    app, tenant_a, unscoped
+):
+    with unscoped():
+        factories.set_threshold(tenant_a, 0)
+        order = db.session.get(Order, factories.order(tenant_a))
+        orders.approve_order(factories.actor(tenant_a, Role.APPROVER), order, " Budgeted ")
+        order = db.session.get(Order, order.id)
+        assert order.approval_decided_at is not None
+        assert order_events(order.id)[1:] == [
+            ("order.approved", {"reason": "Budgeted"}),
+            ("order.confirmed", {"state": ["awaiting_approval", "confirmed"], "via": "approval"}),
+        ]
+        body = body_of(tenant_a.people[Role.BUYER].email, f"Order {order.reference} approved")
+        assert body.startswith(f"Your order {order.reference} was approved.\n\nReason: Budgeted")
+
+
+@pytest.mark.parametrize(
+    "app_config", [{"STRIPE_SECRET_KEY": "sk_test_x", "STRIPE_WEBHOOK_SECRET": "whsec_x"}]
+)
+def test_an_approved_card_order_waits_for_its_payment(app, tenant_a, unscoped):
+    with unscoped():
+        factories.set_threshold(tenant_a, 0)
+        factories.cart_line(tenant_a)
+        order = db.session.get(Order, factories.place(tenant_a, route=PaymentRoute.CARD))
+        orders.approve_order(factories.actor(tenant_a, Role.APPROVER), order)
+        order = db.session.get(Order, order.id)
+        assert order.state == OrderState.AWAITING_PAYMENT
+        assert order_events(order.id)[1:] == [
+            ("order.approved", {"reason": ""}),
+            ("order.awaiting_payment", {"state": ["awaiting_approval", "awaiting_payment"]}),
+        ]
+        assert db.session.scalar(select(func.count()).select_from(Engagement)) == 0
+
+
+def test_a_rejection_is_audited_as_the_approvers_and_mailed_with_its_reason(
+    app, tenant_a, unscoped
+):
+    approver = tenant_a.people[Role.APPROVER]
+    with unscoped():
+        factories.set_threshold(tenant_a, 0)
+        order = db.session.get(Order, factories.order(tenant_a))
+        orders.reject_order(factories.actor(tenant_a, Role.APPROVER), order, "Not this quarter")
+        order = db.session.get(Order, order.id)
+        assert order.cancelled_by_id == approver.user_id
+        assert order_events(order.id)[-1] == (
+            "order.cancelled",
+            {
+                "state": ["awaiting_approval", "cancelled"],
+                "rejected": True,
+                "reason": "Not this quarter",
+            },
+        )
+        body = body_of(tenant_a.people[Role.BUYER].email, f"Order {order.reference} rejected")
+        assert body.startswith(
+            f"Your order {order.reference} was rejected.\n\nReason: Not this quarter"
+        )
+
+
+def test_deciding_an_order_that_does_not_wait_or_is_not_ones_own_says_why(app, tenant_a, unscoped):
+    neighbour = tenant_a.neighbours[Role.APPROVER]
+    stranger = Actor(
+        neighbour.membership_id,
+        neighbour.user_id,
+        neighbour.organization_id,
+        neighbour.vendor_id,
+        Role.APPROVER,
+    )
+    with unscoped():
+        order = db.session.get(Order, factories.order(tenant_a))
+        with pytest.raises(InvalidTransition) as decided:
+            orders.approve_order(factories.actor(tenant_a, Role.APPROVER), order)
+        with pytest.raises(NotAllowed) as not_theirs:
+            orders.approve_order(stranger, order)
+    assert decided.value.message == f"Order {order.reference} is confirmed; nothing to approve."
+    assert not_theirs.value.message == "You do not have permission to do that."

@@ -14,12 +14,14 @@ from sqlalchemy import select
 
 from core.audit import AuditEvent
 from core.db import utcnow
-from core.errors import InvalidTransition, NotAllowed
+from core.errors import InvalidTransition, NotAllowed, ServiceError
 from core.extensions import db
+from core.mail import OutboxEmail
 from core.permissions import OrgKind, Role
 from delivery.models import Engagement, EngagementState
 from ordering import orders
 from ordering.models import Order, OrderState
+from tests.catalog.factories import Actor
 from tests.conftest import sign_in
 from tests.factories import organization, person
 from tests.ordering import factories
@@ -238,3 +240,63 @@ def test_a_customer_exports_its_own_orders_and_no_one_elses(client, tenant_a, un
     sign_in(client, other_buyer)
     rows = list(csv.DictReader(io.StringIO(client.get("/orders/export.csv").data.decode())))
     assert rows == []
+
+
+def test_a_cancellation_is_the_cancellers_audited_with_its_reason_and_mailed(
+    app, tenant_a, unscoped
+):
+    buyer = tenant_a.people[Role.BUYER]
+    with unscoped():
+        order = db.session.get(Order, factories.order(tenant_a))
+        orders.cancel_order(factories.actor(tenant_a), order, " Budget moved ")
+        order = db.session.get(Order, order.id)
+        event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "order.cancelled"))
+        body = db.session.scalar(
+            select(OutboxEmail.body).where(
+                OutboxEmail.recipient == buyer.email,
+                OutboxEmail.subject == f"Order {order.reference} cancelled",
+            )
+        )
+    assert (order.cancelled_by_id, order.cancel_reason) == (buyer.user_id, "Budget moved")
+    assert event.changes == {"state": ["confirmed", "cancelled"], "reason": "Budget moved"}
+    assert body.startswith(f"Order {order.reference} was cancelled.\n\nReason: Budget moved")
+
+
+def test_a_buyer_of_another_customer_may_not_cancel_and_is_told_so(app, tenant_a, unscoped):
+    neighbour = tenant_a.neighbours[Role.BUYER]
+    stranger = Actor(
+        neighbour.membership_id,
+        neighbour.user_id,
+        neighbour.organization_id,
+        neighbour.vendor_id,
+        Role.BUYER,
+    )
+    with unscoped():
+        order = db.session.get(Order, factories.order(tenant_a))
+        with pytest.raises(NotAllowed) as refused:
+            orders.cancel_order(stranger, order)
+        assert db.session.get(Order, order.id).state == OrderState.CONFIRMED
+    assert refused.value.message == "You do not have permission to do that."
+
+
+def test_once_delivery_started_a_customer_is_told_to_contact_the_csm(app, tenant_a, unscoped):
+    with unscoped():
+        order = db.session.get(Order, factories.order(tenant_a))
+        db.session.scalar(select(Engagement)).state = EngagementState.IN_PROGRESS
+        db.session.commit()
+        with pytest.raises(InvalidTransition) as refused:
+            orders.cancel_order(factories.actor(tenant_a), order)
+    assert refused.value.message == (
+        "Delivery has started, so only the vendor can cancel now. Contact your CSM."
+    )
+
+
+def test_a_reason_may_be_up_to_1000_characters(app, tenant_a, unscoped):
+    admin = factories.actor(tenant_a, Role.ADMIN)
+    with unscoped():
+        order = db.session.get(Order, factories.order(tenant_a))
+        with pytest.raises(ServiceError) as refused:
+            orders.cancel_order(admin, order, "r" * 1001)
+        assert refused.value.message == "Reason: at most 1,000 characters."
+        orders.cancel_order(admin, order, "r" * 1000)
+        assert db.session.get(Order, order.id).cancel_reason == "r" * 1000
