@@ -245,13 +245,9 @@ def test_credits_go_only_to_an_active_customer_and_for_a_servlet_that_exists(
     with unscoped():
         for not_a_customer in (tenant_a.vendor_id, tenant_a.partner_id, 999_999):
             with pytest.raises(NotFound, match=r"^That customer does not exist\.$"):
-                entitlements.grant_entitlement(
-                    csm, grant_of(tenant_a, customer_id=not_a_customer)
-                )
+                entitlements.grant_entitlement(csm, grant_of(tenant_a, customer_id=not_a_customer))
         with pytest.raises(NotFound, match=r"^That servlet does not exist\.$"):
-            entitlements.grant_entitlement(
-                csm, grant_of(tenant_a, kind=None, servlet_id=999_999)
-            )
+            entitlements.grant_entitlement(csm, grant_of(tenant_a, kind=None, servlet_id=999_999))
         db.session.get(Organization, tenant_a.neighbour_id).active = False
         db.session.commit()
         with pytest.raises(NotFound, match=r"^That customer does not exist\.$"):
@@ -304,3 +300,31 @@ def test_spending_and_giving_back_credits_is_audited_per_entitlement(app, tenant
     ]
     assert remaining(unscoped, soon) == 1
     assert remaining(unscoped, later) == 5
+
+
+def test_each_customer_sees_its_own_credits_and_the_vendor_everyones_latest_expiry_first(
+    client, tenant_a, unscoped
+):
+    csm = factories.actor(tenant_a, Role.CSM)
+
+    def give(customer_id: int, days: int, note: str) -> int:
+        grant = grant_of(tenant_a, customer_id=customer_id, valid_until=days, note=note)
+        return entitlements.grant_entitlement(csm, grant).id
+
+    with unscoped():
+        late = give(tenant_a.customer_id, 100, "Late plan")
+        also_late = give(tenant_a.customer_id, 100, "Second late plan")
+        soon = give(tenant_a.customer_id, 10, "Soon plan")
+        theirs = give(tenant_a.neighbour_id, 200, "Neighbour plan")
+        ours = db.session.scalars(entitlements.entitlements_of(tenant_a.customer_id)).all()
+        everyone = db.session.scalars(entitlements.entitlements_of()).all()
+    assert [e.id for e in ours] == [also_late, late, soon]
+    assert [e.id for e in everyone] == [theirs, also_late, late, soon]
+    sign_in(client, tenant_a.people[Role.BUYER])
+    page = client.get("/credits").data.decode()
+    assert "Soon plan" in page
+    assert "Neighbour plan" not in page
+    sign_in(client, tenant_a.people[Role.CSM])
+    page = client.get("/entitlements").data.decode()
+    assert "Soon plan" in page
+    assert "Neighbour plan" in page

@@ -7,14 +7,17 @@ import pytest
 from sqlalchemy import select
 
 from core.db import utcnow
+from core.errors import NotAllowed, ServiceError
 from core.extensions import db
 from core.mail import OutboxEmail
 from core.permissions import Role
 from core.queue import QueuedJob
 from delivery.models import Engagement, EngagementState
+from ordering import payments
+from ordering.models import Order
 from ordering.payment_models import CardPayment
 from tests.conftest import sign_in
-from tests.ordering import card_orders
+from tests.ordering import card_orders, factories
 from tests.ordering.card_orders import deliver, snapshot
 
 
@@ -182,3 +185,26 @@ def test_a_refund_of_a_charge_that_is_not_ours_changes_nothing(
     assert response.status_code == 200
     assert card_orders.last_outcome(unscoped).startswith("ignored")
     assert payment_of(unscoped, paid.order_id).refunded_minor == 0
+
+
+def test_the_refund_service_itself_refuses_without_a_reason_or_the_right_and_says_why(
+    tenant_a, unscoped, paid
+):
+    """The page's form checks first; the service holds for every other caller."""
+    admin = factories.actor(tenant_a, Role.ADMIN)
+    with unscoped():
+        order = db.session.get(Order, paid.order_id)
+        for reason, message in [
+            (None, "Reason: say why the payment is refunded."),
+            ("  ", "Reason: say why the payment is refunded."),
+            ("r" * 1001, "Reason: at most 1,000 characters."),
+        ]:
+            with pytest.raises(ServiceError) as refused:
+                payments.refund_card_payment(admin, order, reason)
+            assert refused.value.message == message
+        with pytest.raises(NotAllowed) as refused:
+            payments.refund_card_payment(factories.actor(tenant_a, Role.CSM), order, "Mine")
+        assert refused.value.message == "You do not have permission to do that."
+        payment = payments.refund_card_payment(admin, order, "r" * 1000)
+        assert payment.refund_reason == "r" * 1000
+        assert payment.refund_requested_by_id == tenant_a.people[Role.ADMIN].user_id

@@ -343,6 +343,8 @@ def test_a_payment_for_an_order_cancelled_meanwhile_is_refunded(
         after = snapshot(card_order.order_id)
     assert after.order_state == "cancelled"
     assert after.payments == ((1, "paid", 0, True),)
+    (refund_request,) = [p for p in stripe_fake.posts() if p.path == "/v1/refunds"]
+    assert refund_request.params["reason"] == "requested_by_customer"
     assert len(stripe_fake.refunds) == 1
     deliver(client, stripe_fake, "charge.refunded", stripe_fake.charge_of(card_order.session_id))
     with unscoped():
