@@ -101,12 +101,12 @@ ALL_OF_THEM = frozenset(path for paths in TESTS_OF.values() for path in paths)
 
 # --- the pytest plugin -----------------------------------------------------------------------
 
-# A mutant meets at most this many tests: the fastest one of each of its module's test files
-# that runs its function, then the next fastest of each, and so on. Every mutant runs in a
-# pytest session of its own (a new app and database), on two cores: with no cap a run of the
-# ~2,200 mutants takes hours, as a mutant that survives runs every test that covers it (the
-# Stripe tests cover most of ordering.payments). A mutant these tests miss counts as
-# survived, so the figure errs low, never high.
+# A mutant meets at most this many test functions (each with all its parametrized cases):
+# the fastest of each of its module's test files that runs its function, then the next
+# fastest of each, and so on. Every mutant runs in a pytest session of its own (a new app and
+# database) on two cores: with no cap a run of the ~2,200 mutants takes hours, as a mutant
+# that survives runs every test that covers it (the Stripe tests cover most of
+# ordering.payments). A mutant these tests miss counts as survived: the figure errs low.
 MAX_TESTS_PER_MUTANT = 4
 
 
@@ -121,19 +121,32 @@ def tests_for(mutant_under_test: str) -> tuple[str, ...]:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Keep the tests a run may use. mutmut passes a mutant's tests fastest first."""
     mutant_under_test = os.environ.get("MUTANT_UNDER_TEST", "")
-    by_file: dict[str, list[pytest.Item]] = {path: [] for path in tests_for(mutant_under_test)}
-    for item in items:
-        by_file.get(item.nodeid.split("::")[0], []).append(item)
+    allowed = tests_for(mutant_under_test)
+    keep = [item for item in items if _file(item) in allowed]
     if "__mutmut_" in mutant_under_test:
-        rounds = zip_longest(*by_file.values())
-        keep = [item for row in rounds for item in row if item is not None]
-        keep = keep[:MAX_TESTS_PER_MUTANT]
-    else:
-        keep = [item for item in items if item.nodeid.split("::")[0] in by_file]
+        keep = _first_functions(keep, allowed, MAX_TESTS_PER_MUTANT)
     if len(keep) < len(items):
         kept = set(keep)
         config.hook.pytest_deselected(items=[item for item in items if item not in kept])
         items[:] = keep
+
+
+def _file(item: pytest.Item) -> str:
+    return item.nodeid.split("::")[0]
+
+
+def _first_functions(
+    items: list[pytest.Item], files: tuple[str, ...], limit: int
+) -> list[pytest.Item]:
+    """The cases of the first ``limit`` test functions, taking one function of each file in
+    turn (in ``items`` order within a file)."""
+    functions: dict[str, dict[str, list[pytest.Item]]] = {path: {} for path in files}
+    for item in items:
+        function = item.nodeid.split("[")[0]
+        functions[_file(item)].setdefault(function, []).append(item)
+    rounds = zip_longest(*(list(by_name.values()) for by_name in functions.values()))
+    chosen = [cases for row in rounds for cases in row if cases is not None][:limit]
+    return [item for cases in chosen for item in cases]
 
 
 # --- the report ------------------------------------------------------------------------------
