@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from core.audit import AuditEvent
 from core.db import utcnow
 from core.errors import NotAllowed, ServiceError
 from core.extensions import db
@@ -159,6 +160,8 @@ def test_cancelling_an_unpaid_card_order_closes_its_session(
     assert stripe_fake.refunds == {}
     with unscoped():
         assert snapshot(card_order.order_id).order_state == "cancelled"
+        expiry = db.session.scalar(select(QueuedJob).where(QueuedJob.kind == "card_payment.expire"))
+        assert expiry.vendor_id == tenant_a.vendor_id  # the job runs in its vendor's scope
 
 
 def test_a_refund_made_in_the_stripe_dashboard_is_recorded(
@@ -208,3 +211,11 @@ def test_the_refund_service_itself_refuses_without_a_reason_or_the_right_and_say
         payment = payments.refund_card_payment(admin, order, "r" * 1000)
         assert payment.refund_reason == "r" * 1000
         assert payment.refund_requested_by_id == tenant_a.people[Role.ADMIN].user_id
+        asked = db.session.scalar(
+            select(AuditEvent).where(AuditEvent.action == "card_payment.refund_requested")
+        )
+        assert (asked.object_type, asked.object_id) == ("card_payment", payment.id)
+        assert asked.changes == {"amount": "$5,000.00", "reason": "r" * 1000}
+        job = db.session.scalar(select(QueuedJob).where(QueuedJob.kind == "card_payment.refund"))
+        assert job.vendor_id == tenant_a.vendor_id
+        assert job.payload == {"payment_id": payment.id, "stripe_reason": "requested_by_customer"}
