@@ -176,6 +176,25 @@ def test_a_refund_made_in_the_stripe_dashboard_is_recorded(
     payment = payment_of(unscoped, paid.order_id)
     assert payment.refunded_minor == payment.amount_minor
     assert payment.refunded_at is not None
+    with unscoped():
+        recorded = db.session.scalars(
+            select(AuditEvent.changes)
+            .where(AuditEvent.action == "card_payment.refunded")
+            .order_by(AuditEvent.id)
+        ).all()
+        told = db.session.scalars(
+            select(OutboxEmail.body)
+            .where(OutboxEmail.subject == f"Refund for order {paid.reference}")
+            .order_by(OutboxEmail.id)
+        ).all()
+    assert recorded == [
+        {"refunded_minor": [0, 1_000], "charge": charge},
+        {"refunded_minor": [1_000, 500_000], "charge": charge},
+    ]
+    assert [body.split("\n")[0] for body in told] == [
+        f"We refunded $10.00 of your card payment for order {paid.reference}.",
+        f"We refunded $4,990.00 of your card payment for order {paid.reference}.",
+    ]
 
 
 def test_a_refund_of_a_charge_that_is_not_ours_changes_nothing(

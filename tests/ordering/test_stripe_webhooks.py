@@ -17,6 +17,7 @@ from core.db import utcnow
 from core.extensions import db
 from core.queue import QueuedJob
 from core.stripe_webhooks import StripeEvent
+from ordering import payments
 from ordering.models import Order, OrderState
 from ordering.payment_models import CardPayment
 from tests.ordering import card_orders
@@ -545,3 +546,54 @@ def test_a_second_handler_for_one_event_type_and_purpose_is_refused(invoice_area
     )
     assert follow(registered) is registered  # the same handler twice is one registration
     assert stripe_webhooks._handlers[key] is registered
+
+
+def test_each_stripe_object_that_changes_nothing_is_named_in_the_outcome_and_audited(
+    app, stripe_fake, card_order, tenant_a, unscoped
+):
+    """What the scheduler's handlers answer for objects that are not ours or make no sense,
+    each audited under the vendor it concerns (none when nothing of ours is named)."""
+    vendor = db_vendor(unscoped, card_order.order_id)
+    ours = stripe_fake.pay(card_order.session_id)
+    foreign = stripe_fake.add_session({"order_id": "999999"}, 5_000)
+    foreign_charge = stripe_fake.pay(foreign)
+    intentless = stripe_fake.pay(stripe_fake.add_session({}, 5_000))
+    stripe_fake.charges[intentless]["payment_intent"] = None
+    with app.app_context():
+        assert payments.sync_checkout_session(card_order.session_id).endswith("order confirmed")
+        stripe_fake.charges[ours]["currency"] = "eur"
+        del stripe_fake.sessions[card_order.session_id]
+        outcomes = [
+            payments.sync_checkout_session(card_order.session_id),
+            payments.sync_checkout_session(foreign),
+            payments.sync_charge("ch_unknown"),
+            payments.sync_charge(intentless),
+            payments.sync_charge(foreign_charge),
+            payments.sync_charge(ours),
+        ]
+    with unscoped():
+        payment_id = db.session.scalar(select(CardPayment.id))
+        audited = db.session.execute(
+            select(AuditEvent.vendor_id, AuditEvent.object_type, AuditEvent.changes)
+            .where(AuditEvent.action == "stripe.event_ignored")
+            .order_by(AuditEvent.id)
+        ).all()
+    whys = {
+        "session": "Stripe does not know this session",
+        "foreign": "no payment of ours for this session",
+        "unknown charge": "Stripe does not know this charge",
+        "intentless": "charge without a payment intent",
+        "foreign charge": "no payment of ours for this charge",
+        "currency": "charge currency differs",
+    }
+    assert outcomes == [f"ignored: {why}" for why in whys.values()]
+    assert [tuple(row) for row in audited] == [
+        (vendor, "stripe_event", {"why": whys["session"], "session": card_order.session_id}),
+        (None, "stripe_event", {"why": whys["foreign"], "session": foreign}),
+        (None, "stripe_event", {"why": whys["unknown charge"], "charge": "ch_unknown"}),
+        (None, "stripe_event", {"why": whys["intentless"], "charge": intentless}),
+        # a charge whose payment we never saw: its session is followed first
+        (None, "stripe_event", {"why": whys["foreign"], "session": foreign}),
+        (None, "stripe_event", {"why": whys["foreign charge"], "charge": foreign_charge}),
+        (vendor, "stripe_event", {"why": whys["currency"], "payment_id": payment_id}),
+    ]
