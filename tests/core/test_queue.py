@@ -6,12 +6,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from core import claims, queue
 from core.db import utcnow
 from core.extensions import db
 from core.queue import QueuedJob, enqueue, run_queued
+from core.stripe_webhooks import StripeEvent
 
 calls: list[tuple[dict, bool]] = []
 
@@ -94,3 +95,67 @@ def test_the_wait_after_a_failure_doubles_from_30_seconds_up_to_two_hours(
     assert before + wait <= job.due_at <= after + wait
     assert job.last_error == "E" * 2000
     assert job.claim_token is None
+
+
+def jobs(count: int) -> list[int]:
+    for n in range(count):
+        enqueue("probe", f"probe-claim-{n}", vendor_id=None)
+    db.session.commit()
+    return list(db.session.scalars(select(QueuedJob.id).order_by(QueuedJob.id)))
+
+
+def test_a_claim_takes_due_free_rows_oldest_first_up_to_its_limit_under_a_lease(
+    app, unscoped, probe
+):
+    with unscoped():
+        ids = jobs(9)
+        now = utcnow()
+        waiting, done, given_up, held, lapsed = (db.session.get(QueuedJob, i) for i in ids[:5])
+        waiting.due_at = now + timedelta(hours=1)
+        done.done_at = now
+        given_up.attempts = claims.MAX_ATTEMPTS
+        held.claim_token, held.claimed_until = "another", now + timedelta(minutes=1)
+        lapsed.claim_token, lapsed.claimed_until = "died", now - timedelta(seconds=1)
+        db.session.commit()
+        before = utcnow()
+        first = claims.claim(QueuedJob, limit=2)
+        after = utcnow()
+        second = claims.claim(QueuedJob, limit=10)
+        assert claims.claim(QueuedJob) == []
+        assert claims.claim(QueuedJob, QueuedJob.kind == "nobody") == []
+    assert [row.id for row in first] == [ids[4], ids[5]]
+    assert [row.id for row in second] == ids[6:]
+    assert [row.attempts for row in first + second] == [1, 1, 1, 1, 1]
+    for row in first:
+        assert before + claims.LEASE <= row.claimed_until <= after + claims.LEASE
+    assert len({row.claim_token for row in first}) == 1
+    assert first[0].claim_token not in ("died", second[0].claim_token)
+
+
+def test_an_outcome_is_written_to_its_own_row_and_never_over_another_claimers_lease(
+    app, unscoped, probe
+):
+    with unscoped():
+        jobs(3)
+        mine, lost, other = claims.claim(QueuedJob)
+        db.session.execute(
+            update(QueuedJob).where(QueuedJob.id == lost.id).values(claim_token="next")
+        )
+        db.session.commit()
+        for row in (mine, lost):
+            claims.finished(row)
+        db.session.commit()
+        rows = {row.id: row for row in db.session.scalars(select(QueuedJob))}
+    assert (rows[mine.id].done_at is not None, rows[mine.id].claim_token) == (True, None)
+    assert (rows[lost.id].done_at, rows[lost.id].claim_token) == (None, "next")
+    assert (rows[other.id].done_at, rows[other.id].claim_token) == (None, other.claim_token)
+
+
+def test_a_finished_row_keeps_the_outcome_it_was_given(app, unscoped):
+    with unscoped():
+        db.session.add(StripeEvent(event_id="evt_outcome", type="charge.refunded", object_id="ch"))
+        db.session.commit()
+        [event] = claims.claim(StripeEvent)
+        claims.finished(event, outcome="payment 1: refund recorded")
+        db.session.commit()
+        assert db.session.scalar(select(StripeEvent.outcome)) == "payment 1: refund recorded"
