@@ -597,3 +597,65 @@ def test_each_stripe_object_that_changes_nothing_is_named_in_the_outcome_and_aud
         (None, "stripe_event", {"why": whys["foreign charge"], "charge": foreign_charge}),
         (vendor, "stripe_event", {"why": whys["currency"], "payment_id": payment_id}),
     ]
+
+
+def event_body(**change) -> str:
+    event = {"id": "evt_1", "type": "charge.refunded", "data": {"object": {"id": "ch_1"}}}
+    return json.dumps({**event, **change})
+
+
+@pytest.mark.parametrize(
+    ("body", "seconds_ahead", "answer"),
+    [
+        ("{not json", 0, (400, {"error": "body is not a JSON event"})),
+        (event_body(data=None), 0, (400, {"error": "not a Stripe event"})),
+        (event_body(id=""), 0, (400, {"error": "not a Stripe event"})),
+        (event_body(id="e" * 256), 0, (400, {"error": "not a Stripe event"})),
+        (event_body(), 3600, (400, {"error": "signature: timestamp is in the future"})),
+        (event_body(id="e"), 0, (200, {"status": "queued"})),
+        (event_body(id="e" * 255), 0, (200, {"status": "queued"})),
+    ],
+)
+def test_the_webhook_tells_stripe_why_it_refuses_a_correctly_signed_body(
+    client, stripe_fake, body, seconds_ahead, answer
+):
+    signature = sign(body, timestamp=int(time.time()) + seconds_ahead)
+    response = client.post(
+        "/webhooks/stripe",
+        data=body.encode(),
+        headers={"Stripe-Signature": signature},
+        content_type="application/json",
+    )
+    assert (response.status_code, response.json) == answer
+
+
+def test_a_body_signed_with_another_secret_is_refused_as_a_bad_signature(client, stripe_fake):
+    body = event_body()
+    response = client.post(
+        "/webhooks/stripe",
+        data=body.encode(),
+        headers={"Stripe-Signature": sign(body, secret="whsec_someone_else")},
+        content_type="application/json",
+    )
+    assert response.status_code == 400
+    assert response.json["error"] == (
+        "signature: No signatures found matching the expected signature for payload"
+    )
+
+
+def test_an_event_is_recorded_once_with_what_the_scheduler_needs(app, unscoped):
+    event = {
+        "id": "evt_live",
+        "type": "checkout.session.completed" + "." * 100,
+        "livemode": True,
+        "data": {"object": {"id": "cs_1", "metadata": {"purpose": "p" * 50}}},
+    }
+    with app.app_context():
+        assert stripe_webhooks.record(event) is True
+        assert stripe_webhooks.record(event) is False
+    with unscoped():
+        (recorded,) = db.session.scalars(select(StripeEvent)).all()
+    assert (recorded.event_id, recorded.object_id, recorded.livemode) == ("evt_live", "cs_1", True)
+    assert (recorded.type, recorded.purpose) == (event["type"][:100], "p" * 40)
+    assert (recorded.attempts, recorded.outcome, recorded.done_at) == (0, "", None)
+    assert recorded.due_at <= utcnow()
