@@ -659,3 +659,29 @@ def test_an_event_is_recorded_once_with_what_the_scheduler_needs(app, unscoped):
     assert (recorded.type, recorded.purpose) == (event["type"][:100], "p" * 40)
     assert (recorded.attempts, recorded.outcome, recorded.done_at) == (0, "", None)
     assert recorded.due_at <= utcnow()
+
+
+@pytest.mark.parametrize(
+    ("session", "intent_status", "state"),
+    [
+        ({"payment_status": "paid", "status": "complete"}, None, "paid"),
+        ({"payment_status": "no_payment_required", "status": "complete"}, None, "paid"),
+        ({"payment_status": "unpaid", "status": "expired"}, None, "expired"),
+        ({"payment_status": "unpaid", "status": "open"}, None, None),
+        ({"payment_status": "unpaid", "status": "complete"}, None, "processing"),
+        ({"payment_status": "unpaid", "status": "complete"}, "processing", "processing"),
+        ({"payment_status": "unpaid", "status": "complete"}, "requires_payment_method", "failed"),
+        ({"payment_status": "unpaid", "status": "complete"}, "canceled", "failed"),
+    ],
+)
+def test_where_stripes_word_on_a_session_puts_its_payment(
+    app, stripe_fake, session, intent_status, state
+):
+    """The intent is asked for only when the session is complete but not paid (a debit)."""
+    if intent_status is not None:
+        stripe_fake.intents["pi_1"] = {"id": "pi_1", "object": "payment_intent"}
+        stripe_fake.intents["pi_1"]["status"] = intent_status
+        session = {**session, "payment_intent": {"id": "pi_1", "object": "payment_intent"}}
+    with app.app_context():
+        found = payments._state_of(session)
+    assert (found.value if found else None) == state
