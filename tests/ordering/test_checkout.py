@@ -12,11 +12,13 @@ from sqlalchemy import func, select
 from catalog import catalogs, servlets
 from catalog.models import Catalog, Servlet, ServletVersion, VersionState
 from core.audit import AuditEvent
+from core.errors import Conflict, ServiceError
 from core.extensions import db
 from core.mail import OutboxEmail
 from core.money import Money
 from core.permissions import Role
 from delivery.models import Engagement, EngagementState
+from ordering import checkout
 from ordering.models import Cart, CartLine, Order, OrderLine, OrderState, PaymentRoute
 from tests.catalog import factories as catalog_factories
 from tests.conftest import sign_in
@@ -372,3 +374,70 @@ def test_a_card_order_waits_for_payment_and_confirm_order_confirms_it_once(
             select(func.count()).where(AuditEvent.action == "order.confirmed")
         )
         assert confirmations == 1
+
+
+def service_checkout(tenant, **change) -> checkout.Checkout:
+    fields = {
+        "token": factories.token(tenant),
+        "payment_route": PaymentRoute.INVOICE,
+        "accepted_terms_version": factories.accept(tenant),
+        **change,
+    }
+    return checkout.Checkout(**fields)
+
+
+def test_the_checkout_service_itself_refuses_with_the_message_shown(app, tenant_a, unscoped):
+    """The page's form checks some of this first; the service holds for every caller."""
+    buyer = factories.actor(tenant_a)
+    with unscoped():
+        factories.cart_line(tenant_a)
+        for change, message in [
+            ({"token": "stale"}, "Your cart changed since this checkout page was opened."),
+            ({"payment_route": PaymentRoute.CARD}, "Payment: Card (Stripe Checkout) is not"),
+            ({"accepted_terms_version": None}, "Accept the terms of service to place the order."),
+            ({"accepted_terms_version": "0"}, "The terms of service changed while you were"),
+            ({"po_number": "P" * 65}, "PO number: at most 64 characters."),
+            ({"po_number": "PO\x00-1"}, "PO number: letters, digits and punctuation only."),
+        ]:
+            with pytest.raises(ServiceError) as refused:
+                checkout.place_order(buyer, service_checkout(tenant_a, **change))
+            assert refused.value.message.startswith(message)
+            db.session.rollback()
+        assert db.session.scalar(select(func.count()).select_from(Order)) == 0
+
+
+def test_a_placed_checkout_is_found_again_by_its_customer_only(app, tenant_a, unscoped):
+    buyer = factories.actor(tenant_a)
+    neighbour = tenant_a.neighbours[Role.BUYER]
+    stranger = catalog_factories.Actor(
+        neighbour.membership_id,
+        neighbour.user_id,
+        neighbour.organization_id,
+        neighbour.vendor_id,
+        Role.BUYER,
+    )
+    with unscoped():
+        factories.cart_line(tenant_a)
+        placed = service_checkout(tenant_a, po_number=" " + "P" * 64 + " ")
+        order = checkout.place_order(buyer, placed)
+        assert order.po_number == "P" * 64
+        assert checkout.placed_with(buyer, placed.token) == order
+        assert checkout.placed_with(buyer, "") is None
+        assert checkout.placed_with(buyer, "another") is None
+        assert checkout.placed_with(stranger, placed.token) is None
+        assert checkout.place_order(buyer, placed) == order  # submitted again: the same order
+        with pytest.raises(Conflict) as refused:
+            checkout.place_order(stranger, placed)
+    assert refused.value.message == "This checkout belongs to someone else. Reload your cart."
+
+
+def test_wrong_answers_are_refused_as_a_whole_with_each_problem_by_field(app, tenant_a, unscoped):
+    buyer = factories.actor(tenant_a)
+    with unscoped():
+        servlet_id = factories.offered_servlet(tenant_a, intake_questions=ALL_QUESTIONS)
+        line_id = factories.cart_line(tenant_a, servlet_id)
+        answers = {line_id: {**GOOD_ANSWERS, 3: "APAC", 4: "maybe"}}
+        with pytest.raises(checkout.IntakeInvalid) as refused:
+            checkout.place_order(buyer, service_checkout(tenant_a, answers=answers))
+    assert refused.value.message == "Some answers need your attention; see the marked fields."
+    assert set(refused.value.problems[line_id]) == {3, 4}
