@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 from pypdf import PdfReader
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core.audit import AuditEvent
 from core.db import utcnow
@@ -20,7 +20,7 @@ from core.mail import OutboxEmail
 from core.permissions import OrgKind, Role
 from delivery.models import Engagement, EngagementState
 from ordering import orders
-from ordering.models import Order, OrderState
+from ordering.models import Order, OrderState, PaymentRoute
 from tests.catalog.factories import Actor
 from tests.conftest import sign_in
 from tests.factories import organization, person
@@ -300,3 +300,35 @@ def test_a_reason_may_be_up_to_1000_characters(app, tenant_a, unscoped):
         assert refused.value.message == "Reason: at most 1,000 characters."
         orders.cancel_order(admin, order, "r" * 1000)
         assert db.session.get(Order, order.id).cancel_reason == "r" * 1000
+
+
+@pytest.mark.parametrize(
+    "app_config", [{"STRIPE_SECRET_KEY": "sk_test_x", "STRIPE_WEBHOOK_SECRET": "whsec_x"}]
+)
+def test_a_paid_order_is_confirmed_once_and_one_still_waiting_for_approval_is_not(
+    app, tenant_a, unscoped
+):
+    buyer = tenant_a.people[Role.BUYER]
+    with unscoped():
+        factories.cart_line(tenant_a)
+        order = db.session.get(Order, factories.place(tenant_a, route=PaymentRoute.CARD))
+        assert orders.confirm_order(order, via="card") is True
+        assert orders.confirm_order(order, via="card") is False
+        order = db.session.get(Order, order.id)
+        confirmed = db.session.scalars(
+            select(AuditEvent.changes).where(AuditEvent.action == "order.confirmed")
+        ).all()
+        mails = db.session.scalars(
+            select(OutboxEmail.subject).where(OutboxEmail.recipient == buyer.email)
+        ).all()
+        engagements = db.session.scalar(select(func.count()).select_from(Engagement))
+        factories.set_threshold(tenant_a, 0)
+        waiting = db.session.get(Order, factories.order(tenant_a))
+        with pytest.raises(InvalidTransition) as refused:
+            orders.confirm_order(waiting, via="card")
+        state, reference, waiting_reference = order.state, order.reference, waiting.reference
+    assert state == OrderState.CONFIRMED
+    assert confirmed == [{"state": ["awaiting_payment", "confirmed"], "via": "card"}]
+    assert mails.count(f"Order {reference} confirmed") == 1
+    assert engagements == 1
+    assert refused.value.message == f"Order {waiting_reference} still waits for approval."
