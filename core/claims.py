@@ -7,9 +7,11 @@ rows carrying its token. ``SKIP LOCKED`` would not do on SQLite, which has no ro
 the update runs in a ``BEGIN IMMEDIATE`` transaction (``core.db``), so two claimers queue and
 the second sees the first one's token. On PostgreSQL the candidates are picked with ``SKIP
 LOCKED`` so claimers do not wait on each other, and the condition is re-checked on the locked
-row. The work itself then runs outside any transaction (SMTP, WeasyPrint, Stripe), and its
-outcome is written by ``finished`` or ``failed`` in a short transaction of its own (a row whose
-lease has passed to another claimer meanwhile is left to that claimer).
+row. The candidates are read by a statement of their own: as an ``IN (SELECT ... LIMIT)``
+inside the ``UPDATE``, PostgreSQL may run the subquery once per row and claim past the limit.
+The work itself then runs outside any transaction (SMTP, WeasyPrint, Stripe), and its outcome
+is written by ``finished`` or ``failed`` in a short transaction of its own (a row whose lease
+has passed to another claimer meanwhile is left to that claimer).
 
 A claim is a lease: a process that dies mid-work leaves rows whose ``claimed_until`` passes,
 and the next claimer takes them again. Failures back off exponentially, up to
@@ -61,20 +63,22 @@ def claim(model: type[C], *criteria: Any, limit: int = 50) -> list[C]:
         sa.or_(model.claimed_until.is_(None), model.claimed_until < now),
         *criteria,
     )
-    candidates = (
-        sa.select(model.id)
-        .where(claimable)
-        .order_by(model.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        .scalar_subquery()
+    candidates = list(
+        db.session.scalars(
+            sa.select(model.id)
+            .where(claimable)
+            .order_by(model.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
     )
-    db.session.execute(
-        sa.update(model)
-        .where(model.id.in_(candidates), claimable)
-        .values(claim_token=token, claimed_until=now + LEASE, attempts=model.attempts + 1)
-        .execution_options(synchronize_session=False)
-    )
+    if candidates:
+        db.session.execute(
+            sa.update(model)
+            .where(model.id.in_(candidates), claimable)
+            .values(claim_token=token, claimed_until=now + LEASE, attempts=model.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
     db.session.commit()
     rows = list(
         db.session.scalars(sa.select(model).where(model.claim_token == token).order_by(model.id))
