@@ -92,6 +92,8 @@ class Organization(IdMixin, TimestampMixin, db.Model):
     # Vendor settings (unused on customers and partners).
     currency: Mapped[str] = mapped_column(sa.String(3), default="USD")
     payment_terms_days: Mapped[int] = mapped_column(default=30)
+    # A delivered engagement the customer has not answered is accepted after this many days.
+    auto_accept_days: Mapped[int] = mapped_column(default=10, server_default="10")
     tax_rate: Mapped[Decimal] = mapped_column(sa.Numeric(5, 2), default=Decimal("0"))
     invoice_prefix: Mapped[str] = mapped_column(sa.String(12), default="INV")
     terms_text: Mapped[str] = mapped_column(sa.Text, default="")

@@ -7,7 +7,12 @@ from core.wiring import wire
 bp = Blueprint("delivery", __name__)
 
 # The modules that declare something for the app; see core.wiring.
-MODULES = ("views", "home", "engagements", "seed")
+MODULES = (
+    "views",
+    "home",
+    "engagements",
+    "seed",
+)
 
 
 def init_app(app: Flask) -> None:

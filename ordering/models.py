@@ -195,6 +195,8 @@ class OrderLine(IdMixin, TenantMixin, db.Model):
     currency: Mapped[str] = mapped_column(sa.String(3))
     # [{"label": ..., "type": ..., "answer": "text as the customer meant it"}]
     intake_answers: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
+    # What the line is for beyond the servlet: a change order's line says which and why.
+    note: Mapped[str] = mapped_column(sa.String(300), default="", server_default="")
 
     order: Mapped[Order] = relationship(back_populates="lines")
     servlet_version: Mapped[ServletVersion] = relationship()

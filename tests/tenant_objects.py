@@ -14,6 +14,7 @@ from sqlalchemy import select
 from core.extensions import db
 from core.notifications import Notification
 from core.permissions import Role
+from delivery.models import Engagement
 from tests.catalog import factories as catalog_factories
 from tests.factories import Tenant
 from tests.ordering import factories as ordering_factories
@@ -37,6 +38,16 @@ def _notification(tenant: Tenant) -> int:
     )
 
 
+def _engagement(tenant: Tenant) -> int:
+    """The first engagement of a confirmed order of the tenant's customer."""
+    ordering_factories.order(tenant)
+    return db.session.scalar(
+        select(Engagement.id)
+        .where(Engagement.vendor_id == tenant.vendor_id)
+        .order_by(Engagement.id)
+    )
+
+
 ID_BUILDERS: dict[str, Callable[[Tenant], int]] = {
     "membership_id": lambda tenant: tenant.people[Role.CSM].membership_id,
     "organization_id": lambda tenant: tenant.customer_id,
@@ -47,4 +58,5 @@ ID_BUILDERS: dict[str, Callable[[Tenant], int]] = {
     "cart_line_id": ordering_factories.cart_line,
     "order_id": ordering_factories.order,
     "notification_id": _notification,
+    "engagement_id": _engagement,
 }
