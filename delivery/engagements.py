@@ -21,8 +21,15 @@ from core.extensions import db
 from core.notifications import notification_kind, notify
 from core.permissions import Role
 from core.sequences import next_number
-from delivery.calendar import add_business_days
-from delivery.models import CLOSED, ENGAGEMENT_LIFE, NOT_STARTED, Engagement, EngagementState
+from delivery.calendar import add_business_days, vendor_holidays
+from delivery.models import (
+    CLOSED,
+    ENGAGEMENT_LIFE,
+    NOT_STARTED,
+    Engagement,
+    EngagementState,
+    Task,
+)
 from ordering import signals
 from ordering.models import Order, OrderLine
 
@@ -32,9 +39,11 @@ ENGAGEMENTS_REQUESTED = notification_kind(
 
 
 def due_dates(version: ServletVersion, requested_at: datetime) -> tuple[Any, Any]:
-    """(start_by, deliver_by) from the version's KPI targets, in business days."""
-    start_by = add_business_days(requested_at.date(), version.start_within_days)
-    return start_by, add_business_days(start_by, version.deliver_within_days)
+    """(start_by, deliver_by) from the version's KPI targets, in business days of the
+    vendor (weekends and its holidays skipped)."""
+    holidays = vendor_holidays(version.vendor_id, requested_at.date())
+    start_by = add_business_days(requested_at.date(), version.start_within_days, holidays)
+    return start_by, add_business_days(start_by, version.deliver_within_days, holidays)
 
 
 def create_engagements(order: Order) -> list[Engagement]:
@@ -69,6 +78,7 @@ def create_engagements(order: Order) -> list[Engagement]:
             )
     db.session.add_all(created)
     db.session.flush()
+    db.session.add_all(task for engagement in created for task in _tasks(engagement, versions))
     for engagement in created:
         audit.record(
             "engagement.requested",
@@ -77,6 +87,21 @@ def create_engagements(order: Order) -> list[Engagement]:
         )
     _tell_delivery_managers(order, created, versions)
     return created
+
+
+def _tasks(engagement: Engagement, versions: dict[int, ServletVersion]) -> list[Task]:
+    """One task per deliverable of the version bought, in the catalog's order."""
+    deliverables = versions[engagement.servlet_version_id].deliverables
+    return [
+        Task(
+            vendor_id=engagement.vendor_id,
+            engagement_id=engagement.id,
+            position=position,
+            title=(deliverable.get("title") or "")[:200],
+            description=deliverable.get("description") or "",
+        )
+        for position, deliverable in enumerate(deliverables, 1)
+    ]
 
 
 def _engagements_link() -> str:
