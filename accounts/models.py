@@ -102,6 +102,11 @@ class Organization(IdMixin, TimestampMixin, db.Model):
     # Customer setting: orders above this amount (vendor currency, minor units) wait for one
     # of the customer's approvers; ``None`` means no approval is needed.
     approval_threshold_minor: Mapped[int | None] = mapped_column(sa.BigInteger)
+    # Customer: the CSM who owns the account (the customer-success area manages it); SLA
+    # alerts on its engagements go to them. ``use_alter``: memberships point back here.
+    csm_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("membership.id", use_alter=True, ondelete="SET NULL")
+    )
 
     # Vendor: bumped (by the catalog area) in the same transaction as any change to what the
     # vendor's customers browse. Rendered catalog pages are cached under it, and it arrives
