@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -189,5 +191,43 @@ def _sqlite_begin(connection: Any) -> None:
     as WAL lets them read beside the one writer. This is SQLAlchemy's documented pysqlite
     recipe, with IMMEDIATE for every transaction that may write.
     """
-    if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN" if _reads_only() else "BEGIN IMMEDIATE")
+    if connection.dialect.name != "sqlite":
+        return
+    if _reads_only():
+        connection.exec_driver_sql("BEGIN")
+    else:
+        _take_write_lock(connection)
+
+
+# Between two tries for the write lock a writer sleeps this long, doubling up to the cap.
+WRITE_LOCK_FIRST_PAUSE_S = 0.0005
+WRITE_LOCK_MAX_PAUSE_S = 0.004
+
+
+def _take_write_lock(connection: Any) -> None:
+    """``BEGIN IMMEDIATE``, waiting for the lock in steps of at most 4 ms.
+
+    SQLite's own busy handler sleeps 1, 2, 5, 10, 15, 20, 25 ... up to 100 ms between tries,
+    so a writer that finds the lock held for a millisecond may sleep 25 ms or more after it
+    is free: under a steady stream of short writes (webhooks, claims) that sleep, not the
+    work, made the slowest requests. Here the driver's timeout is off while the writer polls
+    in short steps for as long as the busy timeout; the last try goes through SQLAlchemy, so
+    a writer that never got the lock fails with its usual ``OperationalError``.
+    """
+    driver = connection.connection.driver_connection
+    driver.execute("PRAGMA busy_timeout=0")
+    try:
+        deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+        pause = WRITE_LOCK_FIRST_PAUSE_S
+        while time.monotonic() < deadline:
+            try:
+                driver.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as error:
+                if error.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, WRITE_LOCK_MAX_PAUSE_S)
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    finally:
+        driver.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
