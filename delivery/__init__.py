@@ -10,6 +10,7 @@ bp = Blueprint("delivery", __name__)
 MODULES = (
     "views",
     "home",
+    "dashboard_views",
     "engagements",
     "seed",
 )

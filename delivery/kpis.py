@@ -38,14 +38,14 @@ from sqlalchemy.sql.expression import FunctionElement
 from accounts.models import Membership, Organization, User
 from catalog.models import ServletVersion
 from core.extensions import db
-from delivery.calendar import is_business_day
+from core.money import Money
+from delivery import calendar
 from delivery.models import (
     Assignment,
     ChangeOrder,
     ChangeOrderState,
     Engagement,
     EngagementState,
-    Holiday,
     Resource,
     TimeEntry,
     TimeEntryState,
@@ -130,6 +130,43 @@ class Period:
         )
 
 
+# The periods the dashboard offers, by the name its address carries. Each ends today (or
+# at the end of last month), so capacity never counts days still to come.
+PERIODS = {
+    "month": "This month",
+    "last_month": "Last month",
+    "quarter": "This quarter",
+    "year": "Last 12 months",  # this month and the 11 before it
+    "custom": "Custom",
+}
+MAX_PERIOD_DAYS = 3 * 366
+
+
+def preset(name: str, today: date) -> Period:
+    """The period ``name`` (a key of ``PERIODS`` but custom) as seen on ``today``."""
+    month_start = today.replace(day=1)
+    if name == "last_month":
+        last_month_end = month_start - timedelta(days=1)
+        return Period(last_month_end.replace(day=1), last_month_end)
+    if name == "quarter":
+        return Period(month_start.replace(month=(today.month - 1) // 3 * 3 + 1), today)
+    if name == "year":
+        months_ago = today.year * 12 + today.month - 12  # 11 months before this one
+        return Period(date(months_ago // 12, months_ago % 12 + 1, 1), today)
+    return Period(month_start, today)
+
+
+def custom_period(start: date | None, end: date | None) -> Period:
+    """A period typed by hand; ``ValueError`` with the reason when it cannot be one."""
+    if start is None or end is None:
+        raise ValueError("A custom period needs a start and an end date.")
+    if end < start:
+        raise ValueError("The period's end is before its start.")
+    if (end - start).days >= MAX_PERIOD_DAYS:
+        raise ValueError("A period is at most three years long.")
+    return Period(start, end)
+
+
 @dataclass(frozen=True)
 class Aggregate:
     """One row of the dashboard: the engagements delivered in the period in one group."""
@@ -143,8 +180,17 @@ class Aggregate:
     revenue_minor: int
     margin_minor: int
     other_currency: int
+    currency: str
     hours: Decimal | None = None  # approved hours logged in the period (people groups)
     capacity_hours: Decimal | None = None
+
+    @property
+    def revenue(self) -> Money:
+        return Money(self.revenue_minor, self.currency)
+
+    @property
+    def margin(self) -> Money:
+        return Money(self.margin_minor, self.currency)
 
     @property
     def on_time_rate(self) -> float | None:
@@ -308,7 +354,9 @@ def _float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def _aggregate(row: Any, name: str, hours: Decimal | None, capacity: Decimal | None) -> Aggregate:
+def _aggregate(
+    row: Any, name: str, currency: str, hours: Decimal | None, capacity: Decimal | None
+) -> Aggregate:
     return Aggregate(
         key=row.key,
         name=name,
@@ -319,43 +367,70 @@ def _aggregate(row: Any, name: str, hours: Decimal | None, capacity: Decimal | N
         revenue_minor=int(row.revenue),
         margin_minor=int(row.margin),
         other_currency=row.other_currency,
+        currency=currency,
         hours=hours,
         capacity_hours=capacity,
     )
 
 
 def totals(vendor_id: int, currency: str, period: Period) -> Aggregate:
-    """The whole vendor over ``period``; utilisation over every active resource."""
+    """The whole vendor over ``period``; utilisation over every resource counted."""
     rows = _grouped(vendor_id, currency, period, None)
     hours, capacity = utilisation(vendor_id, period)
     all_hours = sum(hours.values(), Decimal(0))
     all_capacity = sum(capacity.values(), Decimal(0))
     if not rows:
-        return Aggregate(
-            None, "All engagements", 0, 0, None, None, 0, 0, 0, all_hours, all_capacity
-        )
-    return _aggregate(rows[0], "All engagements", all_hours, all_capacity)
+        return Aggregate(None, ALL, 0, 0, None, None, 0, 0, 0, currency, all_hours, all_capacity)
+    return _aggregate(rows[0], ALL, currency, all_hours, all_capacity)
+
+
+ALL = "All engagements"
+PEOPLE = (GroupBy.CONSULTANT, GroupBy.PARTNER)
 
 
 def aggregates(vendor_id: int, currency: str, period: Period, group_by: GroupBy) -> list[Aggregate]:
-    """One row per group with engagements delivered in ``period``, by name."""
+    """One row per group with engagements delivered in ``period``, by name. Groups of people
+    carry their utilisation; servlets and customers have none."""
     rows = _grouped(vendor_id, currency, period, group_by)
     names = _names(group_by, [row.key for row in rows])
     hours: dict[int, Decimal] = {}
     capacity: dict[int, Decimal] = {}
-    if group_by in (GroupBy.CONSULTANT, GroupBy.PARTNER):
+    if group_by in PEOPLE:
         hours, capacity = utilisation(vendor_id, period, by_partner=group_by is GroupBy.PARTNER)
-    people = group_by in (GroupBy.CONSULTANT, GroupBy.PARTNER)
     made = [
         _aggregate(
             row,
             names.get(row.key, "—"),
-            hours.get(row.key, Decimal(0)) if people else None,
-            capacity.get(row.key, Decimal(0)) if people else None,
+            currency,
+            hours.get(row.key, Decimal(0)) if group_by in PEOPLE else None,
+            capacity.get(row.key, Decimal(0)) if group_by in PEOPLE else None,
         )
         for row in rows
     ]
     return sorted(made, key=lambda a: (a.name.casefold(), a.key))
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    period: Period
+    group_by: GroupBy
+    totals: Aggregate
+    rows: list[Aggregate]
+
+
+def vendor_currency(vendor_id: int) -> str:
+    return db.session.get(Organization, vendor_id).currency
+
+
+def dashboard(vendor_id: int, period: Period, group_by: GroupBy) -> Dashboard:
+    """The delivery dashboard's figures, in the vendor's currency."""
+    currency = vendor_currency(vendor_id)
+    return Dashboard(
+        period,
+        group_by,
+        totals(vendor_id, currency, period),
+        aggregates(vendor_id, currency, period, group_by),
+    )
 
 
 def _names(group_by: GroupBy, keys: Iterable[int]) -> dict[int, str]:
@@ -386,19 +461,6 @@ def _names(group_by: GroupBy, keys: Iterable[int]) -> dict[int, str]:
     return dict(db.session.execute(stmt).all())
 
 
-def business_days(vendor_id: int, period: Period) -> list[date]:
-    """The period's weekdays that are not the vendor's holidays."""
-    holidays = set(
-        db.session.scalars(
-            sa.select(Holiday.day).where(
-                Holiday.vendor_id == vendor_id, Holiday.day.between(period.start, period.end)
-            )
-        )
-    )
-    days = (period.start + timedelta(days=n) for n in range(period.days))
-    return [day for day in days if is_business_day(day) and day not in holidays]
-
-
 def utilisation(
     vendor_id: int, period: Period, *, by_partner: bool = False
 ) -> tuple[dict[int, Decimal], dict[int, Decimal]]:
@@ -409,7 +471,8 @@ def utilisation(
     The hours are summed by SQL; time off is counted in business days per time-off row (a
     few per person), since SQL cannot count business days portably.
     """
-    workdays = business_days(vendor_id, period)
+    holidays = calendar.vendor_holidays(vendor_id, period.start, period.end)
+    workdays = calendar.business_days(period.start, period.end, holidays)
     key = Resource.partner_id if by_partner else Resource.id
     logged = (
         sa.select(key, sa.func.sum(TimeEntry.hours))
@@ -454,7 +517,6 @@ def _days_off(vendor_id: int, period: Period, workdays: set[date]) -> dict[int, 
     )
     away: dict[int, set[date]] = defaultdict(set)
     for resource_id, starts_on, ends_on in rows:
-        first, last = max(starts_on, period.start), min(ends_on, period.end)
-        span = (first + timedelta(days=n) for n in range((last - first).days + 1))
+        span = calendar.days_between(max(starts_on, period.start), min(ends_on, period.end))
         away[resource_id].update(day for day in span if day in workdays)
     return {resource_id: len(days) for resource_id, days in away.items()}

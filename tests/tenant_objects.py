@@ -8,14 +8,17 @@ makes the matrix fail until its builder is added here, so no route escapes the c
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
 
 from sqlalchemy import select
 
 from core.extensions import db
 from core.notifications import Notification
 from core.permissions import Role
-from delivery.models import Engagement
+from delivery.models import Assignment, Engagement, Holiday, TimeOff
 from tests.catalog import factories as catalog_factories
+from tests.delivery import staffing
 from tests.factories import Tenant
 from tests.ordering import factories as ordering_factories
 
@@ -48,6 +51,41 @@ def _engagement(tenant: Tenant) -> int:
     )
 
 
+def _time_off(tenant: Tenant) -> int:
+    made = TimeOff(
+        vendor_id=tenant.vendor_id,
+        resource_id=staffing.resource(tenant),
+        starts_on=date(2030, 1, 7),
+        ends_on=date(2030, 1, 11),
+    )
+    db.session.add(made)
+    db.session.commit()
+    return made.id
+
+
+def _holiday(tenant: Tenant) -> int:
+    made = Holiday(vendor_id=tenant.vendor_id, day=date(2030, 12, 25), name="Christmas Day")
+    db.session.add(made)
+    db.session.commit()
+    return made.id
+
+
+def _partner_assignment(tenant: Tenant) -> int:
+    """An assignment of the tenant's first engagement to its partner, no consultant named."""
+    made = Assignment(
+        vendor_id=tenant.vendor_id,
+        engagement_id=_engagement(tenant),
+        partner_id=tenant.partner_id,
+        starts_on=date(2030, 1, 7),
+        ends_on=date(2030, 1, 18),
+        planned_hours=Decimal(16),
+        assigned_by_id=tenant.people[Role.DELIVERY_MANAGER].membership_id,
+    )
+    db.session.add(made)
+    db.session.commit()
+    return made.id
+
+
 ID_BUILDERS: dict[str, Callable[[Tenant], int]] = {
     "membership_id": lambda tenant: tenant.people[Role.CSM].membership_id,
     "organization_id": lambda tenant: tenant.customer_id,
@@ -59,4 +97,8 @@ ID_BUILDERS: dict[str, Callable[[Tenant], int]] = {
     "order_id": ordering_factories.order,
     "notification_id": _notification,
     "engagement_id": _engagement,
+    "resource_id": staffing.resource,
+    "time_off_id": _time_off,
+    "holiday_id": _holiday,
+    "assignment_id": _partner_assignment,
 }

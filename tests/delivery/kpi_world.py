@@ -192,8 +192,14 @@ STATES = list(EngagementState)
 def random_world(tenant: Tenant, seed: int, how_many: int) -> World:
     """``how_many`` engagements in random states through 2026, with random assignments,
     time (approved or not), change orders, ratings and prices."""
-    rng = random.Random(seed)
     w = world(tenant, servlets=3)
+    add_random(w, seed, how_many)
+    return w
+
+
+def add_random(w: World, seed: int, how_many: int) -> None:
+    """``how_many`` more random engagements in ``w`` (``random_world``)."""
+    rng = random.Random(seed)
     people = w.consultants + w.partner_consultants
     partner_of = dict(zip(w.partner_consultants, w.partners * 2, strict=True))
     for _ in range(how_many):
@@ -233,4 +239,3 @@ def random_world(tenant: Tenant, seed: int, how_many: int) -> World:
                 rng.choice(list(ChangeOrderState)),
             )
     db.session.commit()
-    return w
