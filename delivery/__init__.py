@@ -13,6 +13,8 @@ MODULES = (
     "dashboard_views",
     "engagements",
     "seed",
+    "moves",
+    "engagement_views",
 )
 
 

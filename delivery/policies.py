@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from core.permissions import CUSTOMER_ROLES, Actor, Role
-from delivery.models import ENGAGEMENT_VIEWERS, Assignment, Engagement, EngagementState
+from delivery.models import (
+    ENGAGEMENT_LIFE,
+    ENGAGEMENT_VIEWERS,
+    Assignment,
+    Engagement,
+    EngagementState,
+    TimeEntry,
+    TimeEntryState,
+)
 
 
 def sees_vendor_side(actor: Actor) -> bool:
@@ -58,3 +66,107 @@ def sees_partner_fees(actor: Actor) -> bool:
 def sees_planned_hours(actor: Actor) -> bool:
     """Those who plan or deliver the work see its hours; the customer sees who delivers."""
     return actor.role not in CUSTOMER_ROLES
+
+
+# --- the engagement workspace: moves, tasks, updates, files, time -----------------------
+
+_E = EngagementState
+WORKERS = (Role.CONSULTANT, Role.PARTNER_CONSULTANT)
+DELIVERERS = (*WORKERS, Role.DELIVERY_MANAGER)
+STOPPERS = (Role.DELIVERY_MANAGER, Role.ADMIN)
+# Work happens once an engagement is scheduled and until it is delivered (rework reopens it).
+WORK_STATES = (_E.SCHEDULED, _E.IN_PROGRESS)
+# Time may be logged while the work lasts, and also while it is on hold or waits for the
+# customer's acceptance (yesterday's hours are often logged today); never before it is
+# scheduled, nor once it is accepted or cancelled, when its cost is settled.
+TIME_STATES = (_E.SCHEDULED, _E.IN_PROGRESS, _E.DELIVERED, _E.ON_HOLD)
+
+
+def works_on(actor: Actor, engagement: Engagement) -> bool:
+    """``actor`` is a consultant or partner consultant assigned to ``engagement`` (its
+    assignments must be loaded with their resources)."""
+    return actor.role in WORKERS and any(
+        a.resource is not None and a.resource.membership_id == actor.id
+        for a in engagement.assignments
+    )
+
+
+def runs_delivery(actor: Actor) -> bool:
+    return actor.role is Role.DELIVERY_MANAGER
+
+
+def may_work(actor: Actor, engagement: Engagement) -> bool:
+    """Whoever works on it, or the delivery manager, ticks tasks, posts updates, uploads."""
+    return runs_delivery(actor) or works_on(actor, engagement)
+
+
+def may_move(actor: Actor, engagement: Engagement, to: EngagementState) -> bool:
+    """The state table allows ``actor``'s role the move now, and a consultant works on it."""
+    if actor.role in WORKERS and not works_on(actor, engagement):
+        return False
+    return ENGAGEMENT_LIFE.can(actor, engagement.state, to)
+
+
+def resume_state(engagement: Engagement) -> EngagementState:
+    """Where a held engagement resumes: in progress if work had started, else scheduled."""
+    return _E.IN_PROGRESS if engagement.started_at is not None else _E.SCHEDULED
+
+
+def may_start(actor: Actor, engagement: Engagement) -> bool:
+    return engagement.state is _E.SCHEDULED and may_move(actor, engagement, _E.IN_PROGRESS)
+
+
+def may_deliver(actor: Actor, engagement: Engagement) -> bool:
+    return may_move(actor, engagement, _E.DELIVERED)
+
+
+def may_hold(actor: Actor, engagement: Engagement) -> bool:
+    return may_move(actor, engagement, _E.ON_HOLD)
+
+
+def may_resume(actor: Actor, engagement: Engagement) -> bool:
+    return engagement.state is _E.ON_HOLD and may_move(actor, engagement, resume_state(engagement))
+
+
+def may_cancel(actor: Actor, engagement: Engagement) -> bool:
+    return may_move(actor, engagement, _E.CANCELLED)
+
+
+def may_tick(actor: Actor, engagement: Engagement) -> bool:
+    return engagement.state in WORK_STATES and may_work(actor, engagement)
+
+
+def may_upload(actor: Actor, engagement: Engagement) -> bool:
+    return engagement.state in WORK_STATES and may_work(actor, engagement)
+
+
+def may_post_update(actor: Actor, engagement: Engagement) -> bool:
+    return engagement.state is not _E.CANCELLED and may_work(actor, engagement)
+
+
+def sees_internal(actor: Actor) -> bool:
+    """Internal updates are the vendor's and its partners'; never the customer's."""
+    return actor.role not in CUSTOMER_ROLES
+
+
+def sees_time(actor: Actor, engagement: Engagement) -> bool:
+    """Time against the estimate: delivery staff and those who work on it."""
+    return actor.role in ENGAGEMENT_VIEWERS or works_on(actor, engagement)
+
+
+def sees_costs(actor: Actor) -> bool:
+    """Internal cost of approved time: the vendor's delivery staff only."""
+    return actor.role in ENGAGEMENT_VIEWERS
+
+
+def may_log_time(actor: Actor, engagement: Engagement) -> bool:
+    return engagement.state in TIME_STATES and works_on(actor, engagement)
+
+
+def owns_entry(actor: Actor, entry: TimeEntry) -> bool:
+    """Its author may still change a submitted entry (its resource must be loaded)."""
+    return entry.state is TimeEntryState.SUBMITTED and entry.resource.membership_id == actor.id
+
+
+def approves_time(actor: Actor) -> bool:
+    return actor.role is Role.DELIVERY_MANAGER

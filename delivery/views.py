@@ -12,16 +12,11 @@ from core.navigation import nav_item
 from core.pagination import paginate
 from core.permissions import CUSTOMER_ROLES, current_actor, requires
 from delivery import bp, policies, queries
-from delivery.models import ENGAGEMENT_VIEWERS, EngagementState
+from delivery.models import ASSIGNEES, ENGAGEMENT_VIEWERS, EngagementState
 
-nav_item(
-    "Engagements",
-    "delivery.engagements",
-    *ENGAGEMENT_VIEWERS,
-    *CUSTOMER_ROLES,
-    group="Deliver",
-    icon="kanban",
-)
+# Those who deliver see the engagements assigned to them (``Engagement.reach``).
+READERS = (*ENGAGEMENT_VIEWERS, *CUSTOMER_ROLES, *ASSIGNEES)
+nav_item("Engagements", "delivery.engagements", *READERS, group="Deliver", icon="kanban")
 
 PER_PAGE = 25
 CSV_LIMIT = 10_000
@@ -33,7 +28,7 @@ def _state() -> str:
 
 
 @bp.get("/engagements")
-@requires(*ENGAGEMENT_VIEWERS, *CUSTOMER_ROLES)
+@requires(*READERS)
 def engagements() -> ResponseReturnValue:
     actor = current_actor()
     state = _state()
@@ -48,7 +43,7 @@ def engagements() -> ResponseReturnValue:
 
 
 @bp.get("/engagements/export.csv")
-@requires(*ENGAGEMENT_VIEWERS, *CUSTOMER_ROLES)
+@requires(*READERS)
 def export_engagements() -> ResponseReturnValue:
     """The rows the list shows, with its state filter."""
     stmt = queries.engagements(current_actor(), _state())

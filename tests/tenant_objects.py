@@ -18,6 +18,7 @@ from core.notifications import Notification
 from core.permissions import Role
 from delivery.models import Assignment, Engagement, Holiday, TimeOff
 from tests.catalog import factories as catalog_factories
+from tests.delivery import factories as delivery_factories
 from tests.delivery import staffing
 from tests.factories import Tenant
 from tests.ordering import factories as ordering_factories
@@ -101,4 +102,6 @@ ID_BUILDERS: dict[str, Callable[[Tenant], int]] = {
     "time_off_id": _time_off,
     "holiday_id": _holiday,
     "assignment_id": _partner_assignment,
+    "deliverable_file_id": delivery_factories.deliverable_file,
+    "time_entry_id": delivery_factories.time_entry,
 }

@@ -77,9 +77,9 @@ def test_delivery_staff_and_the_customer_see_the_engagements(client, tenant_a, u
     assert b'data-testid="empty-state"' in client.get("/engagements?state=accepted").data
     sign_in(client, other_viewer)
     assert b'data-testid="empty-state"' in client.get("/engagements").data
-    for role in (Role.PARTNER_MANAGER, Role.CONSULTANT):
+    for role in (Role.PARTNER_MANAGER, Role.CONSULTANT):  # nothing assigned to them
         sign_in(client, tenant_a.people[role])
-        assert client.get("/engagements").status_code == 403
+        assert b'data-testid="empty-state"' in client.get("/engagements").data
 
 
 def test_the_engagement_list_pages_and_runs_a_fixed_number_of_queries(
@@ -126,5 +126,6 @@ def test_engagements_export_as_csv_within_the_lists_reach_and_filter(client, ten
     assert (
         list(csv.DictReader(io.StringIO(client.get("/engagements/export.csv").data.decode()))) == []
     )
-    sign_in(client, tenant_a.people[Role.CONSULTANT])
-    assert client.get("/engagements/export.csv").status_code == 403
+    sign_in(client, tenant_a.people[Role.CONSULTANT])  # nothing assigned to them
+    export = client.get("/engagements/export.csv").data.decode()
+    assert list(csv.DictReader(io.StringIO(export))) == []
