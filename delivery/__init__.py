@@ -15,6 +15,8 @@ MODULES = (
     "seed",
     "moves",
     "engagement_views",
+    "customer_views",
+    "change_order_views",
 )
 
 

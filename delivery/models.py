@@ -21,6 +21,7 @@ from core.db import (
     relationship,
 )
 from core.extensions import db
+from core.money import Money
 from core.permissions import CUSTOMER_ROLES, Actor, Role
 from core.states import SYSTEM, StateMachine
 from ordering.models import OrderLine
@@ -403,6 +404,10 @@ class ChangeOrder(IdMixin, TenantMixin, TimestampMixin, db.Model):
     @property
     def reference(self) -> str:
         return f"CO-{self.number:06d}"
+
+    @property
+    def price(self) -> Money:
+        return Money(self.price_minor, self.currency)
 
 
 class SlaBreach(IdMixin, TenantMixin, TimestampMixin, db.Model):

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from accounts.models import Organization
+from core.extensions import db
 from core.permissions import CUSTOMER_ROLES, Actor, Role
+from core.states import StateMachine
 from delivery.models import (
     ENGAGEMENT_LIFE,
     ENGAGEMENT_VIEWERS,
     Assignment,
+    ChangeOrder,
+    ChangeOrderState,
     Engagement,
     EngagementState,
     TimeEntry,
     TimeEntryState,
 )
+from ordering.checkout import above_threshold
 
 
 def sees_vendor_side(actor: Actor) -> bool:
@@ -170,3 +176,88 @@ def owns_entry(actor: Actor, entry: TimeEntry) -> bool:
 
 def approves_time(actor: Actor) -> bool:
     return actor.role is Role.DELIVERY_MANAGER
+
+
+# --- the customer's decision on a delivery, its rating, change orders --------------------
+
+CUSTOMER_DECIDERS = (Role.BUYER, Role.APPROVER)
+CHANGE_PROPOSERS = (Role.DELIVERY_MANAGER,)
+# Scope changes while the work is planned or under way: not before it is scheduled (the
+# order itself still describes it), nor once delivered (ask for rework first) or closed.
+CHANGEABLE = (EngagementState.SCHEDULED, EngagementState.IN_PROGRESS, EngagementState.ON_HOLD)
+
+_CO = ChangeOrderState
+# The customer's buyer or approver decides a proposed change (above the customer's approval
+# threshold, an approver: see ``may_approve_change_order``); the delivery manager withdraws it.
+CHANGE_ORDER_LIFE = StateMachine(
+    "change_order",
+    ChangeOrderState,
+    initial=frozenset({_CO.PROPOSED}),
+    moves={
+        (_CO.PROPOSED, _CO.APPROVED): frozenset(CUSTOMER_DECIDERS),
+        (_CO.PROPOSED, _CO.DECLINED): frozenset(CUSTOMER_DECIDERS),
+        (_CO.PROPOSED, _CO.WITHDRAWN): frozenset(CHANGE_PROPOSERS),
+    },
+    stamps={_CO.APPROVED: "decided_at", _CO.DECLINED: "decided_at", _CO.WITHDRAWN: "decided_at"},
+)
+
+
+def decides_delivery_for(actor: Actor, engagement: Engagement) -> bool:
+    """A buyer or approver of the engagement's own customer; a viewer only reads."""
+    return actor.role in CUSTOMER_DECIDERS and engagement.customer_id == actor.organization_id
+
+
+def may_decide_delivery(actor: Actor, engagement: Engagement) -> bool:
+    """Accept, or ask for rework: the customer's answer to a delivery."""
+    return decides_delivery_for(actor, engagement) and engagement.state is EngagementState.DELIVERED
+
+
+def may_rate(actor: Actor, engagement: Engagement) -> bool:
+    """One rating per engagement, after acceptance, by a buyer or approver of the customer."""
+    return (
+        decides_delivery_for(actor, engagement)
+        and engagement.state is EngagementState.ACCEPTED
+        and engagement.rated_at is None
+    )
+
+
+def sees_change_orders(actor: Actor) -> bool:
+    """Delivery staff and the customer's people (their own engagements' only)."""
+    return actor.role in ENGAGEMENT_VIEWERS or actor.role in CUSTOMER_ROLES
+
+
+def proposes_change_orders(actor: Actor) -> bool:
+    return actor.role in CHANGE_PROPOSERS
+
+
+def may_propose_change_order(actor: Actor, engagement: Engagement) -> bool:
+    return proposes_change_orders(actor) and engagement.state in CHANGEABLE
+
+
+def may_withdraw_change_order(actor: Actor, change_order: ChangeOrder) -> bool:
+    return proposes_change_orders(actor) and change_order.state is ChangeOrderState.PROPOSED
+
+
+def approver_decides(engagement: Engagement, change_order: ChangeOrder) -> bool:
+    """The price difference is above the customer's approval threshold: only an approver may
+    approve it (a buyer may still decline)."""
+    customer = db.session.get(Organization, engagement.customer_id)
+    vendor = db.session.get(Organization, engagement.vendor_id)
+    return above_threshold(customer, change_order.price, vendor.currency)
+
+
+def may_decide_change_order(
+    actor: Actor, engagement: Engagement, change_order: ChangeOrder
+) -> bool:
+    """Decline (and, within the threshold, approve) a proposed change of one's own customer."""
+    return (
+        decides_delivery_for(actor, engagement) and change_order.state is ChangeOrderState.PROPOSED
+    )
+
+
+def may_approve_change_order(
+    actor: Actor, engagement: Engagement, change_order: ChangeOrder
+) -> bool:
+    return may_decide_change_order(actor, engagement, change_order) and (
+        actor.role is Role.APPROVER or not approver_decides(engagement, change_order)
+    )

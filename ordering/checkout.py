@@ -76,16 +76,22 @@ def payment_routes_for(customer: Organization, today: date | None = None) -> lis
     return routes
 
 
-def needs_approval(
-    actor: Actor, customer: Organization, total: Money, vendor_currency: str
-) -> bool:
-    """Above the customer's threshold, a buyer's order waits for an approver (an approver's own
-    order does not). A threshold is in the vendor's currency; another currency always waits."""
-    if customer.approval_threshold_minor is None or actor.role == Role.APPROVER:
+def above_threshold(customer: Organization, total: Money, vendor_currency: str) -> bool:
+    """Whether ``total`` is above the customer's approval threshold (orders, change orders).
+    A threshold is in the vendor's currency; another currency always counts as above."""
+    if customer.approval_threshold_minor is None:
         return False
     if total.currency != vendor_currency:
         return True
     return total.amount > customer.approval_threshold_minor
+
+
+def needs_approval(
+    actor: Actor, customer: Organization, total: Money, vendor_currency: str
+) -> bool:
+    """Above the customer's threshold, a buyer's order waits for an approver (an approver's own
+    order does not)."""
+    return actor.role != Role.APPROVER and above_threshold(customer, total, vendor_currency)
 
 
 def placed_with(actor: Actor, token: str) -> Order | None:

@@ -16,7 +16,8 @@ from sqlalchemy import select
 from core.extensions import db
 from core.notifications import Notification
 from core.permissions import Role
-from delivery.models import Assignment, Engagement, Holiday, TimeOff
+from delivery import change_orders
+from delivery.models import Assignment, Engagement, EngagementState, Holiday, TimeOff
 from tests.catalog import factories as catalog_factories
 from tests.delivery import factories as delivery_factories
 from tests.delivery import staffing
@@ -87,6 +88,19 @@ def _partner_assignment(tenant: Tenant) -> int:
     return made.id
 
 
+def _change_order(tenant: Tenant) -> int:
+    """A change order proposed on a running engagement of the tenant's customer."""
+    engagement_id = _engagement(tenant)
+    engagement = db.session.get(Engagement, engagement_id)
+    engagement.state = EngagementState.IN_PROGRESS
+    db.session.commit()
+    return change_orders.propose(
+        catalog_factories.actor(tenant, Role.DELIVERY_MANAGER),
+        engagement,
+        change_orders.Proposal(description="Add a second SSO provider.", price="100"),
+    ).id
+
+
 ID_BUILDERS: dict[str, Callable[[Tenant], int]] = {
     "membership_id": lambda tenant: tenant.people[Role.CSM].membership_id,
     "organization_id": lambda tenant: tenant.customer_id,
@@ -104,4 +118,5 @@ ID_BUILDERS: dict[str, Callable[[Tenant], int]] = {
     "assignment_id": _partner_assignment,
     "deliverable_file_id": delivery_factories.deliverable_file,
     "time_entry_id": delivery_factories.time_entry,
+    "change_order_id": _change_order,
 }
