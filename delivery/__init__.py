@@ -17,6 +17,7 @@ MODULES = (
     "engagement_views",
     "customer_views",
     "change_order_views",
+    "jobs",
 )
 
 
