@@ -13,6 +13,8 @@ MODULES = (
     "dashboard_views",
     "engagements",
     "seed",
+    "resource_views",
+    "allocation_views",
     "moves",
     "engagement_views",
     "customer_views",
