@@ -17,6 +17,7 @@ MODULES = (
     "allocation_views",
     "moves",
     "engagement_views",
+    "work_views",
     "customer_views",
     "change_order_views",
     "jobs",

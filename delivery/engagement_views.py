@@ -251,5 +251,5 @@ def log_time(engagement_id: int) -> ResponseReturnValue:
         time_entries.log_time(current_actor(), engagement, hours, utcnow().date())
     except ServiceError as error:
         return _refused(engagement_id, error, time_form=form)
-    flash(f"{form.hours.data:g} hours logged on {form.day.data:%d %b %Y}.", "success")
+    flash(f"{form.hours.data.normalize():f} hours logged on {form.day.data:%d %b %Y}.", "success")
     return _back(engagement, "time")

@@ -41,15 +41,19 @@ TEXT_TYPES = {"txt": "text/plain", "csv": "text/csv", "md": "text/markdown"}
 ALLOWED_WORDS = "PDF, PNG, JPEG, Word, Excel, PowerPoint, or plain text, CSV or Markdown"
 
 
+def _max_mb() -> float:
+    return current_app.config.get("DELIVERABLE_MAX_MB", DEFAULT_MAX_MB)
+
+
 def max_bytes() -> int:
     """The largest deliverable accepted: ``DELIVERABLE_MAX_MB`` (20 MB by default)."""
-    return int(current_app.config.get("DELIVERABLE_MAX_MB", DEFAULT_MAX_MB) * 1024 * 1024)
+    return int(_max_mb() * 1024 * 1024)
 
 
 def too_large_message() -> str:
     return (
-        f"The file is larger than {max_bytes() / 1024 / 1024:g} MB, the limit for a "
-        "deliverable. Compress it or split it, and upload it again."
+        f"The file is larger than {_max_mb():g} MB, the limit for a deliverable. "
+        "Compress it or split it, and upload it again."
     )
 
 

@@ -69,7 +69,7 @@ def _valid(resource: Resource, hours: Hours, today: date, replacing: int | None 
     )
     if Decimal(logged) + hours.hours > DAY_HOURS:
         raise ServiceError(
-            f"Hours: you already logged {Decimal(logged):g} hours on {hours.day:%d %b %Y}; "
+            f"Hours: you already logged {Decimal(logged).normalize():f} hours on {hours.day:%d %b %Y}; "
             "a day holds at most 24."
         )
     return Hours(hours.day, hours.hours, note)

@@ -127,3 +127,18 @@ def test_the_page_runs_the_same_number_of_queries_with_2_or_20_of_everything(
     with unscoped():
         factories.fill(tenant_a, engagement_id, 18)
     assert statements() == few
+
+
+def test_the_menu_shows_each_role_its_delivery_work(client, tenant_a):
+    for role, shown, hidden in [
+        (Role.CONSULTANT, ['href="/engagements"', 'href="/time"'], ['href="/time/approvals"']),
+        (Role.PARTNER_CONSULTANT, ['href="/engagements"', 'href="/time"'], []),
+        (Role.DELIVERY_MANAGER, ['href="/time/approvals"'], ['href="/time"']),
+        (Role.BUYER, ['href="/engagements"'], ['href="/time"', 'href="/time/approvals"']),
+    ]:
+        sign_in(client, tenant_a.people[role])
+        page = client.get("/engagements").data.decode()
+        for link in shown:
+            assert link in page, (role, link)
+        for link in hidden:
+            assert link not in page, (role, link)
