@@ -67,10 +67,10 @@ def _valid(resource: Resource, hours: Hours, today: date, replacing: int | None 
             TimeEntry.id != (replacing or 0),
         )
     )
-    if Decimal(logged) + hours.hours > DAY_HOURS:
+    if (logged := Decimal(logged)) + hours.hours > DAY_HOURS:
         raise ServiceError(
-            f"Hours: you already logged {Decimal(logged).normalize():f} hours on {hours.day:%d %b %Y}; "
-            "a day holds at most 24."
+            f"Hours: you already logged {logged.normalize():f} hours on "
+            f"{hours.day:%d %b %Y}; a day holds at most 24."
         )
     return Hours(hours.day, hours.hours, note)
 

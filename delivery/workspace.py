@@ -131,7 +131,12 @@ def _state_changes(engagement: Engagement) -> list[TimelineEntry]:
     entries = []
     for event, user in rows:
         state = event.changes.get("state")
-        label = EngagementState(state[1]).label if state else "Requested"
+        if state:
+            label = EngagementState(state[1]).label
+        elif event.action == "engagement.requested":
+            label = "Requested"
+        else:
+            continue  # not a change of state (allocation, rating...): their sections tell it
         reason = event.changes.get("reason")
         text = f"{label}: {reason}" if reason else label
         who = user.display_name if user is not None else "Servlet Desk"

@@ -142,3 +142,27 @@ def test_the_menu_shows_each_role_its_delivery_work(client, tenant_a):
             assert link in page, (role, link)
         for link in hidden:
             assert link not in page, (role, link)
+
+
+def test_the_timeline_merges_updates_and_state_changes_newest_first(client, tenant_a, unscoped):
+    from core import audit
+
+    with unscoped():
+        engagement_id = factories.working(tenant_a, state=EngagementState.SCHEDULED)
+        audit.record("engagement.allocated", db.session.get(Engagement, engagement_id))
+        db.session.commit()
+    sign_in(client, tenant_a.people[Role.CONSULTANT])
+    client.post(f"/engagements/{engagement_id}/start")
+    client.post(
+        f"/engagements/{engagement_id}/updates",
+        data={"body": "Workshop booked", "visibility": "customer"},
+    )
+    sign_in(client, tenant_a.people[Role.DELIVERY_MANAGER])
+    client.post(f"/engagements/{engagement_id}/hold", data={"hold-reason": "Customer away"})
+    sign_in(client, tenant_a.people[Role.BUYER])
+    page = client.get(f"/engagements/{engagement_id}").data.decode()
+    timeline = page[page.index('data-testid="timeline"') :]
+    order = [timeline.index(text) for text in ("On hold: Customer away", "Workshop booked")]
+    assert order == sorted(order)
+    assert timeline.index("Workshop booked") < timeline.index("In progress")
+    assert timeline.count("Requested") == 1
