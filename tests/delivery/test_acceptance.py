@@ -3,6 +3,8 @@ people and the vendor's see them."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 from sqlalchemy import func, select
 
@@ -275,3 +277,32 @@ def test_a_second_rating_by_the_service_is_a_conflict(app, tenant_a, unscoped):
             )
         db.session.rollback()
         assert db.session.get(Engagement, engagement_id).csat == 5
+
+
+def test_a_buyer_and_an_approver_accepting_at_once_accept_once(app, tenant_a, unscoped):
+    with unscoped():
+        engagement_id = delivered(tenant_a)
+    start = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def answer(role: Role) -> None:
+        with unscoped():
+            start.wait()
+            try:
+                acceptance.accept(actor(tenant_a, role), db.session.get(Engagement, engagement_id))
+                outcomes.append("accepted")
+            except InvalidTransition as refusal:
+                db.session.rollback()
+                outcomes.append(refusal.message)
+
+    threads = [threading.Thread(target=answer, args=(r,)) for r in (Role.BUYER, Role.APPROVER)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == [
+        "Engagement E-000001 is accepted; only a delivered engagement waits for your answer.",
+        "accepted",
+    ]
+    with unscoped():
+        assert len(audits(engagement_id, "engagement.accepted")) == 1

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import date
 from decimal import Decimal
 
@@ -341,3 +342,45 @@ def test_the_list_and_the_engagement_page_show_what_waits_for_the_customer(
     sign_in(client, tenant_a.people[Role.DELIVERY_MANAGER])
     assert b"Propose change order" in client.get(f"/engagements/{engagement_id}").data
     assert b"Acme Software Customer" in client.get("/change-orders").data
+
+
+def test_two_people_approving_at_once_apply_the_change_once(app, tenant_a, unscoped):
+    with unscoped():
+        change_order_id = propose(tenant_a, running(tenant_a), tasks="One more", price="10")
+    start = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def decide(role: Role) -> None:
+        with unscoped():
+            start.wait()
+            try:
+                approve(tenant_a, change_order_id, role)
+                outcomes.append("approved")
+            except InvalidTransition as refusal:
+                db.session.rollback()
+                outcomes.append(refusal.message)
+
+    threads = [threading.Thread(target=decide, args=(r,)) for r in (Role.BUYER, Role.APPROVER)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == [
+        "Change order CO-000001 is approved already; there is nothing left to decide.",
+        "approved",
+    ]
+    with unscoped():
+        assert (
+            db.session.scalar(
+                select(func.count())
+                .select_from(Task)
+                .where(Task.change_order_id == change_order_id)
+            )
+            == 1
+        )
+        assert (
+            db.session.scalar(
+                select(func.count()).select_from(OrderLine).where(OrderLine.note != "")
+            )
+            == 1
+        )
