@@ -42,11 +42,17 @@ ALLOWED_WORDS = "PDF, PNG, JPEG, Word, Excel, PowerPoint, or plain text, CSV or 
 
 
 def _max_mb() -> float:
-    return current_app.config.get("DELIVERABLE_MAX_MB", DEFAULT_MAX_MB)
+    """``DELIVERABLE_MAX_MB``, but never more than the app accepts in one request
+    (``MAX_CONTENT_LENGTH``), so the limit the message names is the one that applies."""
+    configured = current_app.config.get("DELIVERABLE_MAX_MB", DEFAULT_MAX_MB)
+    request_limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if request_limit is None:
+        return configured
+    return min(configured, request_limit / (1024 * 1024))
 
 
 def max_bytes() -> int:
-    """The largest deliverable accepted: ``DELIVERABLE_MAX_MB`` (20 MB by default)."""
+    """The largest deliverable accepted (20 MB by default, within the request limit)."""
     return int(_max_mb() * 1024 * 1024)
 
 

@@ -226,3 +226,10 @@ def test_files_are_served_only_within_the_engagements_reach(client, tenant_a, un
 )
 def test_a_file_name_loses_its_path_and_keeps_the_contents_extension(name, cleaned):
     assert files.clean_name(name, "pdf") == cleaned
+
+
+@pytest.mark.parametrize("app_config", [{"MAX_CONTENT_LENGTH": 2 * 1024 * 1024}])
+def test_the_limit_named_is_never_above_what_a_request_may_carry(app):
+    with app.app_context():
+        assert files.max_bytes() == 2 * 1024 * 1024
+        assert "larger than 2 MB" in files.too_large_message()
