@@ -14,7 +14,7 @@ from catalog.models import Recommendation, RecommendationState
 from core.db import utcnow
 from core.demo import run_seeders
 from core.extensions import db
-from delivery.models import CLOSED, Engagement, EngagementState
+from delivery.models import CLOSED, Engagement, EngagementState, TimeEntry, TimeEntryState
 from ordering.models import Entitlement, Order, OrderState
 from ordering.payment_models import CardPayment
 
@@ -114,3 +114,22 @@ def test_each_roles_home_shows_the_figures_of_the_database(app, client, unscoped
     assert figures(payments)["Orders awaiting payment"] == str(awaiting_payment)
     assert figures(payments)["Refunds not yet received"] == str(refunds)
     assert says_nothing_waits(payments) == (awaiting_payment == 0)
+
+
+def test_the_delivery_panels_show_the_figures_of_the_database(app, client, unscoped):
+    with unscoped():
+        run_seeders()
+        blue = db.session.scalar(select(Organization).where(Organization.name.like("Blue%")))
+        today = utcnow().date()
+        not_started = count(
+            Engagement.vendor_id == blue.vendor_id,
+            Engagement.state.in_([EngagementState.REQUESTED, EngagementState.SCHEDULED]),
+            Engagement.start_by < today,
+        )
+        submitted = count(
+            TimeEntry.vendor_id == blue.vendor_id, TimeEntry.state == TimeEntryState.SUBMITTED
+        )
+    home = home_of(client, "delivery.manager@northwind.example")
+    assert figures(panel(home, "late"))["Not started by their start date"] == str(not_started)
+    assert figures(panel(home, "time-approvals"))["Entries waiting"] == str(submitted)
+    assert says_nothing_waits(panel(home, "time-approvals")) == (submitted == 0)
