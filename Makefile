@@ -35,6 +35,7 @@ bench: $(VENV)/.installed
 	command -v wrk >/dev/null || apt-get install -y --no-install-recommends wrk
 	$(PY) -m bench.catalog
 	$(PY) -m bench.background
+	$(PY) -m bench.dashboard
 
 # About 40 minutes on two cores; leaves mutants/ behind (make mutate MUTATE=--keep reuses it).
 mutate: $(VENV)/.installed
