@@ -20,7 +20,6 @@ from delivery import change_orders
 from delivery.models import Assignment, Engagement, EngagementState, Holiday, TimeOff
 from tests.catalog import factories as catalog_factories
 from tests.delivery import factories as delivery_factories
-from tests.delivery import staffing
 from tests.factories import Tenant
 from tests.ordering import factories as ordering_factories
 
@@ -56,7 +55,7 @@ def _engagement(tenant: Tenant) -> int:
 def _time_off(tenant: Tenant) -> int:
     made = TimeOff(
         vendor_id=tenant.vendor_id,
-        resource_id=staffing.resource(tenant),
+        resource_id=delivery_factories.resource(tenant),
         starts_on=date(2030, 1, 7),
         ends_on=date(2030, 1, 11),
     )
@@ -112,7 +111,7 @@ ID_BUILDERS: dict[str, Callable[[Tenant], int]] = {
     "order_id": ordering_factories.order,
     "notification_id": _notification,
     "engagement_id": _engagement,
-    "resource_id": staffing.resource,
+    "resource_id": delivery_factories.resource,
     "time_off_id": _time_off,
     "holiday_id": _holiday,
     "assignment_id": _partner_assignment,
