@@ -20,7 +20,7 @@ from werkzeug.utils import secure_filename
 
 from core import audit
 from core.bounds import has_nul
-from core.errors import NotAllowed, ServiceError
+from core.errors import NotAllowed, NotFound, ServiceError
 from core.extensions import db
 from core.permissions import Actor
 from delivery import moves, policies
@@ -151,4 +151,13 @@ def upload(actor: Actor, engagement: Engagement, file: FileStorage | None) -> De
 
 
 def path_of(deliverable: DeliverableFile) -> Path:
-    return storage_dir() / deliverable.stored_name
+    """Where the file's bytes are; ``NotFound`` (said to the person, logged for whoever runs
+    the app) when storage lost them: a restored database without its instance folder."""
+    path = storage_dir() / deliverable.stored_name
+    if not path.is_file():
+        current_app.logger.error("Deliverable file %s is missing at %s", deliverable.id, path)
+        raise NotFound(
+            f"{deliverable.filename} is listed but its file is missing from storage. Ask the "
+            "delivery team to upload it again."
+        )
+    return path

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -233,3 +234,16 @@ def test_the_limit_named_is_never_above_what_a_request_may_carry(app):
     with app.app_context():
         assert files.max_bytes() == 2 * 1024 * 1024
         assert "larger than 2 MB" in files.too_large_message()
+
+
+def test_a_file_lost_from_storage_is_a_404_that_says_so(client, app, tenant_a, unscoped):
+    with unscoped():
+        engagement_id = factories.working(tenant_a)
+    sign_in(client, tenant_a.people[Role.CONSULTANT])
+    assert _upload(client, engagement_id, PDF, "report.pdf").status_code == 302
+    with unscoped():
+        (stored,) = _files()
+    Path(app.instance_path, "deliverables", stored.stored_name).unlink()
+    response = client.get(f"/deliverables/{stored.id}")
+    assert response.status_code == 404
+    assert b"report.pdf is listed but its file is missing from storage" in response.data
