@@ -26,6 +26,8 @@ from core.templating import date_filter
 from delivery import queries
 from delivery.models import (
     CLOSED,
+    YET_TO_DELIVER,
+    YET_TO_START,
     Assignment,
     Engagement,
     EngagementState,
@@ -36,8 +38,6 @@ from delivery.models import (
 
 SHOWN = 5
 _E = EngagementState
-NOT_STARTED = (_E.REQUESTED, _E.SCHEDULED)
-NOT_DELIVERED = (_E.REQUESTED, _E.SCHEDULED, _E.IN_PROGRESS, _E.ON_HOLD)
 # Time approvals and one's own time are the engagement workspace's pages.
 TIME_APPROVALS = "delivery.time_approvals"
 MY_TIME = "delivery.my_time"
@@ -84,46 +84,19 @@ def waiting_for_allocation(actor: Actor) -> Panel:
     )
 
 
-def late_to_start(actor: Actor, today: date) -> Select[tuple[Engagement]]:
-    """Engagements past their start-by date and not started, most overdue first."""
-    return (
-        queries.engagements(actor)
-        .where(Engagement.state.in_(NOT_STARTED), Engagement.start_by < today)
-        .order_by(None)
-        .order_by(Engagement.start_by, Engagement.id)
-    )
-
-
-def late_to_deliver(actor: Actor, today: date) -> Select[tuple[Engagement]]:
-    """Engagements past their deliver-by date and not delivered, most overdue first."""
-    return (
-        queries.engagements(actor)
-        .where(Engagement.state.in_(NOT_DELIVERED), Engagement.deliver_by < today)
-        .order_by(None)
-        .order_by(Engagement.deliver_by, Engagement.id)
-    )
-
-
 @home_panel(Role.DELIVERY_MANAGER)
 def late(actor: Actor) -> Panel:
+    """Each figure links to the list filtered to the same engagements."""
     today = utcnow().date()
-    to_start, to_deliver = late_to_start(actor, today), late_to_deliver(actor, today)
-    starting, delivering = count(to_start), count(to_deliver)
+    starting = count(queries.engagements(actor, late="start"))
+    delivering = count(queries.engagements(actor, late="deliver"))
     listing = url_for("delivery.engagements")
-    either = (
-        queries.engagements(actor)
-        .where(
-            or_(
-                Engagement.state.in_(NOT_STARTED) & (Engagement.start_by < today),
-                Engagement.state.in_(NOT_DELIVERED) & (Engagement.deliver_by < today),
-            )
-        )
-        .order_by(None)
-        .order_by(Engagement.start_by, Engagement.id)
+    either = queries.engagements(actor).where(
+        or_(Engagement.late_to_start(today), Engagement.late_to_deliver(today))
     )
 
     def detail(e: Engagement) -> str:
-        if e.state in NOT_STARTED and e.start_by < today:
+        if e.state in YET_TO_START and e.start_by < today:
             return f"{e.customer.name} · start {_days_late(e.start_by, today)}"
         return f"{e.customer.name} · delivery {_days_late(e.deliver_by, today)}"
 
@@ -131,8 +104,16 @@ def late(actor: Actor) -> Panel:
         key="late",
         title="Late engagements",
         figures=(
-            Figure("Not started by their start date", str(starting), listing),
-            Figure("Not delivered by their due date", str(delivering), listing),
+            Figure(
+                "Not started by their start date",
+                str(starting),
+                url_for("delivery.engagements", late="start"),
+            ),
+            Figure(
+                "Not delivered by their due date",
+                str(delivering),
+                url_for("delivery.engagements", late="deliver"),
+            ),
         ),
         rows=_rows(either, detail),
         more=max(count(either) - SHOWN, 0),
@@ -198,11 +179,11 @@ def time_to_approve(actor: Actor) -> Panel:
 
 def assigned_open(actor: Actor) -> Select[tuple[Engagement]]:
     """The engagements in the actor's reach still to start or finish, next date first."""
-    return queries.engagements(actor).where(Engagement.state.in_(NOT_DELIVERED))
+    return queries.engagements(actor).where(Engagement.state.in_(YET_TO_DELIVER))
 
 
 def _next_date(e: Engagement) -> str:
-    if e.state in NOT_STARTED:
+    if e.state in YET_TO_START:
         return f"{e.state.label} · start by {date_filter(e.start_by)}"
     return f"{e.state.label} · deliver by {date_filter(e.deliver_by)}"
 

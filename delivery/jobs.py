@@ -42,8 +42,6 @@ BATCH = 200
 SLA_BREACHED = notification_kind("engagement.sla_breached", "An engagement misses its due date")
 
 # The states in which a start_by, or a deliver_by, that has passed is a breach.
-NOT_STARTED = (_E.REQUESTED, _E.SCHEDULED)
-NOT_DELIVERED = (_E.REQUESTED, _E.SCHEDULED, _E.IN_PROGRESS, _E.ON_HOLD)
 
 
 @every(15 * 60)
@@ -115,8 +113,8 @@ def watch_slas() -> int:
     ``SlaBreach`` row and one alert (a moved date that passes again is a new breach)."""
     today = utcnow().date()
     found = [
-        *_breaches("start", Engagement.start_by, NOT_STARTED, today),
-        *_breaches("deliver", Engagement.deliver_by, NOT_DELIVERED, today),
+        *_breaches("start", Engagement.start_by, Engagement.late_to_start(today)),
+        *_breaches("deliver", Engagement.deliver_by, Engagement.late_to_deliver(today)),
     ]
     db.session.commit()
     alerted = 0
@@ -141,16 +139,14 @@ def watch_slas() -> int:
     return alerted
 
 
-def _breaches(
-    kind: str, due: Any, open_states: tuple[_E, ...], today: date
-) -> list[tuple[str, int, int, date]]:
-    """Engagements past ``due`` in ``open_states`` with no breach of that date recorded."""
+def _breaches(kind: str, due: Any, late: Any) -> list[tuple[str, int, int, date]]:
+    """Engagements ``late`` (past ``due``) with no breach of that date recorded."""
     told = select(SlaBreach.id).where(
         SlaBreach.engagement_id == Engagement.id, SlaBreach.kind == kind, SlaBreach.due_on == due
     )
     rows = db.session.execute(
         select(Engagement.id, Engagement.vendor_id, due)
-        .where(Engagement.state.in_(open_states), due < today, ~told.exists())
+        .where(late, ~told.exists())
         .order_by(Engagement.id)
         .limit(BATCH)
     )

@@ -52,6 +52,10 @@ NOT_STARTED = (EngagementState.REQUESTED,)
 CLOSED = (EngagementState.ACCEPTED, EngagementState.CANCELLED)
 
 _E = EngagementState
+# Not yet started / not yet delivered: past start_by or deliver_by in these, an engagement is
+# late (home panels, the list's filter, the SLA watch).
+YET_TO_START = (_E.REQUESTED, _E.SCHEDULED)
+YET_TO_DELIVER = (_E.REQUESTED, _E.SCHEDULED, _E.IN_PROGRESS, _E.ON_HOLD)
 _WORKERS = frozenset({Role.DELIVERY_MANAGER, Role.CONSULTANT, Role.PARTNER_CONSULTANT})
 _CUSTOMER = frozenset({Role.BUYER, Role.APPROVER})
 _STOPPERS = frozenset({Role.DELIVERY_MANAGER, Role.ADMIN, SYSTEM})
@@ -93,6 +97,23 @@ class Engagement(IdMixin, TenantMixin, TimestampMixin, db.Model):
     __table_args__ = (
         sa.UniqueConstraint("order_line_id", "unit"),
         sa.UniqueConstraint("vendor_id", "number"),
+        # The dashboard's read of a period: every column it aggregates, so it never opens
+        # the (wide) rows themselves (delivery.kpis).
+        sa.Index(
+            "ix_engagement_delivered",
+            "vendor_id",
+            "delivered_at",
+            "state",
+            "started_at",
+            "deliver_by",
+            "csat",
+            "customer_id",
+            "servlet_version_id",
+            "order_line_id",
+            "change_price_minor",
+            "approved_cost_minor",
+            "partner_fee_minor",
+        ),
     )
 
     # Counts per vendor (core.sequences): E-000001, E-000002...
@@ -134,6 +155,19 @@ class Engagement(IdMixin, TenantMixin, TimestampMixin, db.Model):
     rated_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("membership.id"))
     csat_reminded_at: Mapped[datetime | None]
 
+    # Sums of its approved time, partner fees and approved change orders, rewritten by the
+    # services that change those rows in the same transaction (delivery.kpi_facts), so the
+    # KPIs read one row per engagement.
+    approved_hours: Mapped[Decimal] = mapped_column(
+        sa.Numeric(9, 2), default=Decimal(0), server_default="0"
+    )
+    approved_cost_minor: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
+    partner_fee_minor: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
+    change_price_minor: Mapped[int] = mapped_column(sa.BigInteger, default=0, server_default="0")
+    change_hours: Mapped[Decimal] = mapped_column(
+        sa.Numeric(9, 2), default=Decimal(0), server_default="0"
+    )
+
     order_line: Mapped[OrderLine] = relationship()
     customer: Mapped[Organization] = relationship(foreign_keys=[customer_id])
     servlet_version: Mapped[ServletVersion] = relationship()
@@ -165,6 +199,14 @@ class Engagement(IdMixin, TenantMixin, TimestampMixin, db.Model):
         if actor.role in ASSIGNEES:
             return stmt.where(cls.id.in_(Assignment.engagements_of_member(actor)))
         return stmt.where(sa.false())
+
+    @classmethod
+    def late_to_start(cls, today: date) -> sa.ColumnElement[bool]:
+        return cls.state.in_(YET_TO_START) & (cls.start_by < today)
+
+    @classmethod
+    def late_to_deliver(cls, today: date) -> sa.ColumnElement[bool]:
+        return cls.state.in_(YET_TO_DELIVER) & (cls.deliver_by < today)
 
     @property
     def estimated_hours(self) -> Decimal:
@@ -303,6 +345,8 @@ class TimeEntry(IdMixin, TenantMixin, TimestampMixin, db.Model):
     __table_args__ = (
         sa.CheckConstraint("hours > 0 AND hours <= 24", name="hours_in_a_day"),
         sa.Index("ix_time_entry_resource_day", "resource_id", "day"),
+        # Utilisation: approved hours of a period per resource, read from the index alone.
+        sa.Index("ix_time_entry_approved_day", "vendor_id", "state", "day", "resource_id", "hours"),
     )
 
     engagement_id: Mapped[int] = mapped_column(sa.ForeignKey("engagement.id"), index=True)

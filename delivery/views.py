@@ -27,17 +27,24 @@ def _state() -> str:
     return params.choice("state", [s.value for s in EngagementState])
 
 
+def _late() -> str:
+    """``start`` or ``deliver``: only the engagements late to do so (``""``: all)."""
+    return params.choice("late", list(queries.LATE))
+
+
 @bp.get("/engagements")
 @requires(*READERS)
 def engagements() -> ResponseReturnValue:
     actor = current_actor()
-    state = _state()
-    page = paginate(queries.engagements(actor, state), PER_PAGE)
+    state, late = _state(), _late()
+    page = paginate(queries.engagements(actor, state, late), PER_PAGE)
     return render_template(
         "delivery/engagements.html",
         page=page,
         state=state,
         states=list(EngagementState),
+        late=late,
+        lates=queries.LATE,
         vendor_view=policies.sees_vendor_side(actor),
     )
 
@@ -46,6 +53,6 @@ def engagements() -> ResponseReturnValue:
 @requires(*READERS)
 def export_engagements() -> ResponseReturnValue:
     """The rows the list shows, with its state filter."""
-    stmt = queries.engagements(current_actor(), _state())
+    stmt = queries.engagements(current_actor(), _state(), _late())
     rows = db.session.scalars(stmt.limit(CSV_LIMIT))
     return csv_download("engagements.csv", queries.CSV_HEADER, queries.csv_rows(rows))

@@ -4,6 +4,7 @@ for a partner manager; each figure counts the rows it stands for."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from core.db import utcnow
@@ -68,6 +69,12 @@ def test_the_delivery_manager_sees_what_is_late_and_the_time_to_approve(client, 
     }
     assert rows(late) == 4
     assert "/engagements/" in late
+    for kind, shown in (("start", 3), ("deliver", 2)):
+        assert f'href="/engagements?late={kind}"' in late
+        listing = client.get(f"/engagements?late={kind}").data.decode()
+        assert len(re.findall(r'href="/engagements/\d+"', listing)) == shown, kind
+        csv_rows = client.get(f"/engagements/export.csv?late={kind}").data.decode().splitlines()
+        assert len(csv_rows) == 1 + shown, kind
     approvals = panel(page, "time-approvals")
     assert figures(approvals) == {"Entries waiting": "2", "Hours waiting": "5.5"}
     assert rows(approvals) == 2
