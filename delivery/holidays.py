@@ -33,7 +33,8 @@ def add_holiday(actor: Actor, day: date, name: str) -> Holiday:
     name = " ".join((name or "").split())
     if not name or len(name) > MAX_NAME:
         raise ServiceError(f"Name the holiday in 1 to {MAX_NAME} characters.")
-    if db.session.scalar(select(Holiday.id).where(Holiday.day == day)) is not None:
+    taken = select(Holiday.id).where(Holiday.vendor_id == actor.vendor_id, Holiday.day == day)
+    if db.session.scalar(taken) is not None:
         raise Conflict(f"{day.isoformat()} is already a holiday.")
     holiday = Holiday(vendor_id=actor.vendor_id, day=day, name=name)
     db.session.add(holiday)

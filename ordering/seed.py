@@ -122,6 +122,10 @@ def _seed_customer(vendor: Organization, customer: Organization) -> None:
         ),
     )
 
+    # The last quarter's work, delivered and rated by the delivery seeder; an approver's own
+    # orders need no approval.
+    _order(approver, cheap, quantity=3, po_number="PO-0990", days_ago=100)
+    _order(approver, mid, quantity=3, po_number="PO-0991", days_ago=90)
     _order(buyer, cheap, po_number="PO-1001", days_ago=60)  # delivered and completed by delivery
     _order(buyer, cheap, quantity=2, po_number="PO-1002", days_ago=20)  # confirmed
     approved = _order(buyer, dear, quantity=above, po_number="PO-1003", days_ago=12)
