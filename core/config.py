@@ -66,6 +66,11 @@ SETTINGS: tuple[Setting, ...] = (
         "Proxies in front of the app whose X-Forwarded-For/-Proto/-Host to trust (1 behind one).",
     ),
     Setting(
+        "DELIVERABLE_MAX_MB",
+        "15",
+        "Largest deliverable file in MB (at most 16: one request's limit).",
+    ),
+    Setting(
         "SCHEDULER_IN_PROCESS",
         "false (make run: true)",
         "Run the background jobs inside the web process (development server only).",
@@ -111,6 +116,7 @@ def from_environment(instance_path: Path, debug: bool) -> dict[str, object]:
         "STRIPE_TIMEOUT_SECONDS": float(env.get("STRIPE_TIMEOUT_SECONDS", "5")),
         "SCHEDULER_IN_PROCESS": _flag(env.get("SCHEDULER_IN_PROCESS", "false")),
         "TRUSTED_PROXIES": int(env.get("TRUSTED_PROXIES", "0")),
+        "DELIVERABLE_MAX_MB": float(env.get("DELIVERABLE_MAX_MB", "15")),
     }
     if env.get("SERVER_NAME"):
         config["SERVER_NAME"] = env["SERVER_NAME"]

@@ -26,7 +26,6 @@ from core.permissions import Actor
 from delivery import moves, policies
 from delivery.models import DeliverableFile, Engagement
 
-DEFAULT_MAX_MB = 20
 _OFFICE = "application/vnd.openxmlformats-officedocument"
 # Content type sniffed → the extensions a name may keep for it (the first is the default).
 BINARY_TYPES = {
@@ -44,7 +43,7 @@ ALLOWED_WORDS = "PDF, PNG, JPEG, Word, Excel, PowerPoint, or plain text, CSV or 
 def _max_mb() -> float:
     """``DELIVERABLE_MAX_MB``, but never more than the app accepts in one request
     (``MAX_CONTENT_LENGTH``), so the limit the message names is the one that applies."""
-    configured = current_app.config.get("DELIVERABLE_MAX_MB", DEFAULT_MAX_MB)
+    configured = current_app.config["DELIVERABLE_MAX_MB"]
     request_limit = current_app.config.get("MAX_CONTENT_LENGTH")
     if request_limit is None:
         return configured
@@ -52,7 +51,7 @@ def _max_mb() -> float:
 
 
 def max_bytes() -> int:
-    """The largest deliverable accepted (20 MB by default, within the request limit)."""
+    """The largest deliverable accepted (15 MB by default, within the request limit)."""
     return int(_max_mb() * 1024 * 1024)
 
 
