@@ -158,22 +158,39 @@ def _time_rows(stmt: Select[tuple[TimeEntry]], who: bool) -> tuple[Row, ...]:
     )
 
 
-@home_panel(Role.DELIVERY_MANAGER)
-def time_to_approve(actor: Actor) -> Panel:
-    waiting = submitted_time()
-    entries = count(waiting)
-    listing = url_for(TIME_APPROVALS)
+def _time_panel(
+    key: str,
+    title: str,
+    waiting: Select[tuple[TimeEntry]],
+    action: tuple[str, str],
+    empty: str,
+    who: bool,
+) -> Panel:
+    """Entries and hours waiting for a decision; ``who``: rows name the consultant."""
+    entries, listing = count(waiting), action[1]
     return Panel(
-        key="time-approvals",
-        title="Time to approve",
+        key=key,
+        title=title,
         figures=(
             Figure("Entries waiting", str(entries), listing),
             Figure("Hours waiting", f"{_hours(waiting).normalize():f}", listing),
         ),
-        rows=_time_rows(waiting, who=True),
+        rows=_time_rows(waiting, who=who),
         more=max(entries - SHOWN, 0),
-        empty="No time waits for approval. Consultants' logged hours come here.",
-        action=("Approve time", listing),
+        empty=empty,
+        action=action,
+    )
+
+
+@home_panel(Role.DELIVERY_MANAGER)
+def time_to_approve(actor: Actor) -> Panel:
+    return _time_panel(
+        "time-approvals",
+        "Time to approve",
+        submitted_time(),
+        ("Approve time", url_for(TIME_APPROVALS)),
+        "No time waits for approval. Consultants' logged hours come here.",
+        who=True,
     )
 
 
@@ -213,24 +230,18 @@ def my_assignments(actor: Actor) -> Panel:
 
 @home_panel(Role.CONSULTANT, Role.PARTNER_CONSULTANT)
 def my_time_waiting(actor: Actor) -> Panel:
-    waiting = (
+    mine = (
         submitted_time()
         .join(Resource, Resource.id == TimeEntry.resource_id)
         .where(Resource.membership_id == actor.id)
     )
-    entries = count(waiting)
-    listing = url_for(MY_TIME)
-    return Panel(
-        key="my-time",
-        title="Your time waiting for approval",
-        figures=(
-            Figure("Entries waiting", str(entries), listing),
-            Figure("Hours waiting", f"{_hours(waiting).normalize():f}", listing),
-        ),
-        rows=_time_rows(waiting, who=False),
-        more=max(entries - SHOWN, 0),
-        empty="None of your time waits for approval.",
-        action=("Your time", listing),
+    return _time_panel(
+        "my-time",
+        "Your time waiting for approval",
+        mine,
+        ("Your time", url_for(MY_TIME)),
+        "None of your time waits for approval.",
+        who=False,
     )
 
 
