@@ -42,16 +42,6 @@ def _notification(tenant: Tenant) -> int:
     )
 
 
-def _engagement(tenant: Tenant) -> int:
-    """The first engagement of a confirmed order of the tenant's customer."""
-    ordering_factories.order(tenant)
-    return db.session.scalar(
-        select(Engagement.id)
-        .where(Engagement.vendor_id == tenant.vendor_id)
-        .order_by(Engagement.id)
-    )
-
-
 def _time_off(tenant: Tenant) -> int:
     made = TimeOff(
         vendor_id=tenant.vendor_id,
@@ -75,7 +65,7 @@ def _partner_assignment(tenant: Tenant) -> int:
     """An assignment of the tenant's first engagement to its partner, no consultant named."""
     made = Assignment(
         vendor_id=tenant.vendor_id,
-        engagement_id=_engagement(tenant),
+        engagement_id=delivery_factories.engagement(tenant),
         partner_id=tenant.partner_id,
         starts_on=date(2030, 1, 7),
         ends_on=date(2030, 1, 18),
@@ -89,7 +79,7 @@ def _partner_assignment(tenant: Tenant) -> int:
 
 def _change_order(tenant: Tenant) -> int:
     """A change order proposed on a running engagement of the tenant's customer."""
-    engagement_id = _engagement(tenant)
+    engagement_id = delivery_factories.engagement(tenant)
     engagement = db.session.get(Engagement, engagement_id)
     engagement.state = EngagementState.IN_PROGRESS
     db.session.commit()
@@ -110,7 +100,7 @@ ID_BUILDERS: dict[str, Callable[[Tenant], int]] = {
     "cart_line_id": ordering_factories.cart_line,
     "order_id": ordering_factories.order,
     "notification_id": _notification,
-    "engagement_id": _engagement,
+    "engagement_id": delivery_factories.engagement,
     "resource_id": delivery_factories.resource,
     "time_off_id": _time_off,
     "holiday_id": _holiday,

@@ -4,30 +4,11 @@ as a delivery manager makes them."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import select
-
-from core.extensions import db
 from core.money import Money
 from core.permissions import Role
 from delivery import resources
-from delivery.models import Engagement
-from ordering.models import OrderLine
 from tests.catalog.factories import actor
 from tests.factories import Person, Tenant
-from tests.ordering import factories as ordering_factories
-
-
-def engagement(tenant: Tenant, **servlet: Any) -> int:
-    """The first engagement of a new confirmed order of the tenant's customer."""
-    order_id = ordering_factories.order(tenant, **servlet)
-    return db.session.scalar(
-        select(Engagement.id)
-        .join(OrderLine, OrderLine.id == Engagement.order_line_id)
-        .where(OrderLine.order_id == order_id)
-        .order_by(Engagement.id)
-    )
 
 
 def resource(

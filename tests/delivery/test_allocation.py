@@ -23,6 +23,7 @@ from delivery.capacity import Window
 from delivery.models import Assignment, Engagement, EngagementState, Holiday, Resource, TimeOff
 from tests.catalog.factories import actor
 from tests.conftest import sign_in
+from tests.delivery import factories as delivery_factories
 from tests.delivery import staffing
 from tests.factories import organization, person
 
@@ -48,7 +49,7 @@ def form(target: str, hours: str = "16", **overrides: str) -> dict[str, str]:
 @pytest.fixture
 def engagement_id(tenant_a, unscoped) -> int:
     with unscoped():
-        return staffing.engagement(tenant_a, required_skills=SKILLS, effort_hours=24)
+        return delivery_factories.engagement(tenant_a, required_skills=SKILLS, effort_hours=24)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from core.extensions import db
 from core.permissions import Role
 from delivery.models import Assignment, Engagement, EngagementState
 from tests.conftest import sign_in
+from tests.delivery import factories as delivery_factories
 from tests.delivery import staffing
 from tests.factories import person
 
@@ -31,7 +32,7 @@ def test_managers_allocating_one_requested_engagement_at_once_make_one_allocatio
     app, tenant_a, unscoped
 ):
     with unscoped():
-        engagement_id = staffing.engagement(tenant_a)
+        engagement_id = delivery_factories.engagement(tenant_a)
         resource_id = staffing.resource(tenant_a)
         vendor = db.session.get(Organization, tenant_a.vendor_id)
         managers = [tenant_a.people[Role.DELIVERY_MANAGER]] + [

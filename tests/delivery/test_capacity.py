@@ -17,6 +17,7 @@ from delivery import capacity
 from delivery.capacity import Load, LoadLevel, Window
 from delivery.models import Assignment, Engagement, EngagementState, Holiday, Resource, TimeOff
 from tests.conftest import sign_in
+from tests.delivery import factories as delivery_factories
 from tests.delivery import staffing
 from tests.factories import person
 
@@ -51,7 +52,7 @@ def test_load_levels_say_under_near_over_and_none():
 
 def test_planned_hours_spread_over_business_days_and_capacity_skips_days_off(tenant_a, unscoped):
     with unscoped():
-        engagement_id = staffing.engagement(tenant_a)
+        engagement_id = delivery_factories.engagement(tenant_a)
         resource_id = staffing.resource(tenant_a, weekly_hours=40)
         # Ten business days over two weeks, one a holiday: 9 days, 4 hours each.
         db.session.add(Holiday(vendor_id=tenant_a.vendor_id, day=MONDAY, name="Closed"))
@@ -76,7 +77,7 @@ def test_planned_hours_spread_over_business_days_and_capacity_skips_days_off(ten
 
 def test_assignments_of_finished_engagements_and_other_resources_do_not_count(tenant_a, unscoped):
     with unscoped():
-        engagement_id = staffing.engagement(tenant_a)
+        engagement_id = delivery_factories.engagement(tenant_a)
         resource_id = staffing.resource(tenant_a)
         other = staffing.resource(
             tenant_a, person(db.session.get(Organization, tenant_a.vendor_id), Role.CONSULTANT)
@@ -84,7 +85,7 @@ def test_assignments_of_finished_engagements_and_other_resources_do_not_count(te
         assign(tenant_a, engagement_id, other, MONDAY, MONDAY + timedelta(4), 10)
         resource = db.session.get(Resource, resource_id)
         assert capacity.loads([resource], WEEK, tenant_a.vendor_id)[resource_id].planned == 0
-        cancelled = staffing.engagement(tenant_a)
+        cancelled = delivery_factories.engagement(tenant_a)
         assign(tenant_a, cancelled, resource_id, MONDAY, MONDAY + timedelta(4), 10)
         db.session.get(Engagement, cancelled).state = EngagementState.CANCELLED
         db.session.commit()
@@ -94,7 +95,7 @@ def test_assignments_of_finished_engagements_and_other_resources_do_not_count(te
 def test_the_capacity_page_shows_eight_weeks_with_a_legend_in_words(client, tenant_a, unscoped):
     monday = utcnow().date() - timedelta(days=utcnow().date().weekday())
     with unscoped():
-        engagement_id = staffing.engagement(tenant_a)
+        engagement_id = delivery_factories.engagement(tenant_a)
         resource_id = staffing.resource(tenant_a, weekly_hours=10)
         assign(tenant_a, engagement_id, resource_id, monday, monday + timedelta(days=4), 15)
     sign_in(client, tenant_a.people[Role.DELIVERY_MANAGER])
@@ -125,7 +126,7 @@ def test_the_capacity_page_runs_as_many_statements_for_30_resources_as_for_3(
     today = utcnow().date()
     with unscoped():
         vendor = db.session.get(Organization, tenant_a.vendor_id)
-        engagement_id = staffing.engagement(tenant_a)
+        engagement_id = delivery_factories.engagement(tenant_a)
         made = []
         for _ in range(30):
             resource_id = staffing.resource(tenant_a, person(vendor, Role.CONSULTANT))
