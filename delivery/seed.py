@@ -173,35 +173,25 @@ def _skills(vendor_id: int) -> list[str]:
     return sorted({skill for skills in asked for skill in skills or []})
 
 
-def _allocate(p: People, engagement: Engagement, resource: Resource, today: date) -> None:
-    """To our consultant directly, or to the partner whose manager names theirs."""
+def _allocate(p: People, engagement: Engagement, resource: Resource, named: bool = True) -> None:
+    """To our consultant directly, or to the partner, whose manager names theirs (unless
+    not ``named`` yet)."""
     window = allocation.default_window(engagement)
-    hours = Decimal(_version(engagement).effort_hours)
-    if resource.partner_id is None:
-        allocation.allocate(
-            p.manager,
-            engagement,
-            allocation.Allocation(
-                window.first,
-                window.last,
-                hours,
-                resource_id=resource.id,
-                over_capacity_confirmed=True,
-            ),
-        )
-        return
+    partner_id = resource.partner_id
     assignment = allocation.allocate(
         p.manager,
         engagement,
         allocation.Allocation(
             window.first,
             window.last,
-            hours,
-            partner_id=resource.partner_id,
+            Decimal(_version(engagement).effort_hours),
+            resource_id=None if partner_id else resource.id,
+            partner_id=partner_id,
             over_capacity_confirmed=True,
         ),
     )
-    allocation.name_consultant(p.partner_manager, engagement, assignment.id, resource.id)
+    if partner_id and named:
+        allocation.name_consultant(p.partner_manager, engagement, assignment.id, resource.id)
 
 
 def _worker(p: People, resource: Resource) -> Membership:
@@ -218,7 +208,7 @@ def _history(
         started_after, took, hours, csat, nps, comment = HISTORY[index % len(HISTORY)]
         resource = ours if index % 2 == 0 else theirs
         worker = _worker(p, resource)
-        _allocate(p, engagement, resource, today)
+        _allocate(p, engagement, resource)
         moves.start(worker, engagement)
         requested = utcnow() - timedelta(days=88 - 13 * index)
         started = requested + timedelta(days=started_after)
@@ -319,7 +309,7 @@ def _current(
     )
     health_checks = _engagements(vendor.id, None)
     for engagement in delivered_po:  # accepted and rated, the order completed
-        _allocate(p, engagement, ours, today)
+        _allocate(p, engagement, ours)
         moves.start(p.consultant, engagement)
         ordered = _ordered_at(engagement)
         _work(p, p.consultant, engagement, (ordered + timedelta(days=3)).date(), Decimal(9), today)
@@ -332,21 +322,10 @@ def _current(
         ordered = _ordered_at(running_po[0])
         _move_back(running_po[0], ordered, utcnow() - timedelta(days=3))
     if len(running_po) > 1:  # the partner has it; its manager still has to name someone
-        window = allocation.default_window(running_po[1])
-        allocation.allocate(
-            p.manager,
-            running_po[1],
-            allocation.Allocation(
-                window.first,
-                window.last,
-                Decimal(_version(running_po[1]).effort_hours),
-                partner_id=theirs.partner_id,
-                over_capacity_confirmed=True,
-            ),
-        )
+        _allocate(p, running_po[1], theirs, named=False)
         _move_back(running_po[1], _ordered_at(running_po[1]))
     for engagement in health_checks:  # delivered, waiting for the customer's answer
-        _allocate(p, engagement, theirs, today)
+        _allocate(p, engagement, theirs)
         moves.start(p.partner_consultant, engagement)
         files.upload(
             p.partner_consultant,
@@ -365,7 +344,7 @@ def _current(
 def _in_progress(p: People, engagement: Engagement, ours: Resource, today: date) -> None:
     """Under way: half its tasks done, time logged (some approved), updates, a report, and a
     change order for the customer to decide."""
-    _allocate(p, engagement, ours, today)
+    _allocate(p, engagement, ours)
     moves.start(p.consultant, engagement)
     yesterday = today - timedelta(days=1)
     approved = [
