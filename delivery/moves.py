@@ -115,12 +115,7 @@ def deliver(actor: Actor, engagement: Engagement, delivery: Delivery) -> Engagem
 
 def hold(actor: Actor, engagement: Engagement, reason: str) -> Engagement:
     """Any open state → on hold, by the delivery manager or an admin, saying why."""
-    engagement = lock(engagement)
-    _refuse_unless(policies.may_hold(actor, engagement), actor, engagement, _E.ON_HOLD)
-    reason = _text(reason, "Reason", MAX_REASON, required=True)
-    states.transition(ENGAGEMENT_LIFE, engagement, _E.ON_HOLD, actor, reason)
-    db.session.commit()
-    return engagement
+    return _stop(actor, engagement, _E.ON_HOLD, reason)
 
 
 def resume(actor: Actor, engagement: Engagement) -> Engagement:
@@ -141,10 +136,14 @@ def resume(actor: Actor, engagement: Engagement) -> Engagement:
 
 def cancel(actor: Actor, engagement: Engagement, reason: str) -> Engagement:
     """Any open state → cancelled, by the delivery manager or an admin, saying why."""
+    return _stop(actor, engagement, _E.CANCELLED, reason)
+
+
+def _stop(actor: Actor, engagement: Engagement, to: EngagementState, reason: str) -> Engagement:
     engagement = lock(engagement)
-    _refuse_unless(policies.may_cancel(actor, engagement), actor, engagement, _E.CANCELLED)
+    _refuse_unless(policies.may_move(actor, engagement, to), actor, engagement, to)
     reason = _text(reason, "Reason", MAX_REASON, required=True)
-    states.transition(ENGAGEMENT_LIFE, engagement, _E.CANCELLED, actor, reason)
+    states.transition(ENGAGEMENT_LIFE, engagement, to, actor, reason)
     db.session.commit()
     return engagement
 
