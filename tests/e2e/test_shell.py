@@ -74,6 +74,16 @@ LIST_PAGES = [
     ("buyer", "/engagements"),
     ("admin", "/admin/servlets"),
     ("delivery_manager", "/orders"),
+    ("delivery_manager", "/engagements"),
+    ("delivery_manager", "/resources"),
+    ("delivery_manager", "/capacity"),
+    ("delivery_manager", "/time/approvals"),
+    ("delivery_manager", "/delivery/dashboard"),
+    ("delivery_manager", "/change-orders"),
+    ("buyer", "/change-orders"),
+    ("consultant", "/time"),
+    ("partner_consultant", "/time"),
+    ("partner_manager", "/engagements"),
 ]
 
 
