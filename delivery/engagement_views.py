@@ -17,6 +17,7 @@ from core.errors import ServiceError
 from core.extensions import db
 from core.form_fields import IdField
 from core.permissions import CUSTOMER_ROLES, current_actor, get_or_404, requires
+from core.templating import date_filter
 from delivery import bp, files, moves, policies, tasks, time_entries, updates, workspace
 from delivery.forms import (
     CancelForm,
@@ -251,5 +252,7 @@ def log_time(engagement_id: int) -> ResponseReturnValue:
         time_entries.log_time(current_actor(), engagement, hours, utcnow().date())
     except ServiceError as error:
         return _refused(engagement_id, error, time_form=form)
-    flash(f"{form.hours.data.normalize():f} hours logged on {form.day.data:%d %b %Y}.", "success")
+    flash(
+        f"{form.hours.data.normalize():f} hours logged on {date_filter(form.day.data)}.", "success"
+    )
     return _back(engagement, "time")

@@ -36,11 +36,15 @@ class ReasonForm(FlaskForm):
     """Hold: the reason the customer's buyers are told."""
 
     reason = TextAreaField(
-        "Reason", validators=[DataRequired(message="Say why."), Length(max=MAX_REASON)]
+        "Why put it on hold?",
+        validators=[DataRequired(message="Say why."), Length(max=MAX_REASON)],
     )
 
 
-class CancelForm(ReasonForm):
+class CancelForm(FlaskForm):
+    reason = TextAreaField(
+        "Why cancel it?", validators=[DataRequired(message="Say why."), Length(max=MAX_REASON)]
+    )
     confirm = BooleanField(
         "Yes, cancel this engagement: no more work happens on it",
         validators=[DataRequired(message="Tick the box to confirm the cancellation.")],

@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from werkzeug.datastructures import FileStorage
 
 from accounts.models import Membership, Organization
 from catalog.models import ServletKind, ServletVersion
+from core.audit import AuditEvent
 from core.db import utcnow
 from core.demo import Login, seeder
 from core.extensions import db
@@ -42,7 +43,7 @@ from delivery import (
 )
 from delivery.engagements import due_dates
 from delivery.holidays import add_holiday
-from delivery.models import Engagement, Resource, Task, UpdateVisibility
+from delivery.models import Engagement, Resource, Task, TimeEntry, UpdateVisibility
 from ordering.models import Order, OrderLine, OrderState
 
 # Orders the ordering seeder placed 100 and 90 days ago, for this history.
@@ -63,6 +64,16 @@ HISTORY = (
     (2, 7, "15", 4, 9, "Useful findings, well explained to our admins."),
     (2, 6, "12", 5, 10, "Exactly what was promised."),
 )
+
+
+# The audit events the engagement's timeline shows, and the stamp each happened at.
+STAMPED_EVENTS = {
+    "engagement.requested": "requested_at",
+    "engagement.scheduled": "scheduled_at",
+    "engagement.in_progress": "started_at",
+    "engagement.delivered": "delivered_at",
+    "engagement.accepted": "accepted_at",
+}
 
 
 @dataclass(frozen=True)
@@ -295,6 +306,21 @@ def _move_back(
     if engagement.accepted_at is not None and delivered is not None:
         engagement.accepted_at = delivered + timedelta(days=1)
         engagement.rated_at = delivered + timedelta(days=2)
+    for action, stamp in STAMPED_EVENTS.items():  # the timeline reads these
+        if (when := getattr(engagement, stamp)) is not None:
+            db.session.execute(
+                update(AuditEvent)
+                .where(
+                    AuditEvent.object_type == Engagement.__tablename__,
+                    AuditEvent.object_id == engagement.id,
+                    AuditEvent.action == action,
+                )
+                .values(occurred_at=when)
+            )
+    for entry in db.session.scalars(
+        select(TimeEntry).where(TimeEntry.engagement_id == engagement.id)
+    ):
+        entry.created_at = datetime.combine(entry.day, time(17), tzinfo=UTC)
     db.session.commit()
 
 

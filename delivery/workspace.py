@@ -17,6 +17,7 @@ from core.audit import AuditEvent
 from core.extensions import db
 from core.money import Money
 from core.permissions import Actor
+from core.templating import date_filter
 from delivery import policies, updates
 from delivery.calendar import business_days
 from delivery.models import (
@@ -110,10 +111,10 @@ def warnings(engagement: Engagement, today: date) -> list[Warning]:
         due, verb = engagement.deliver_by, "deliver"
     if today > due:
         late = _plural(_business_days_after(due, today), "business day")
-        found.append(Warning("danger", f"Late to {verb}: due {due:%d %b %Y}, {late} late."))
+        found.append(Warning("danger", f"Late to {verb}: due {date_filter(due)}, {late} late."))
     elif (left := _business_days_after(today, due)) <= DUE_SOON_DAYS:
         when = "today" if left == 0 else f"in {_plural(left, 'business day')}"
-        found.append(Warning("warning", f"Due soon: {verb} by {due:%d %b %Y}, {when}."))
+        found.append(Warning("warning", f"Due soon: {verb} by {date_filter(due)}, {when}."))
     return found
 
 
