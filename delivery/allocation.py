@@ -24,7 +24,7 @@ from core.errors import Conflict, InvalidTransition, NotAllowed, NotFound, Servi
 from core.extensions import db
 from core.notifications import notification_kind, notify
 from core.permissions import Actor, OrgKind, Role, scoped
-from delivery import capacity, policies
+from delivery import capacity, kpi_facts, policies
 from delivery.capacity import Load, Window
 from delivery.models import ENGAGEMENT_LIFE, Assignment, Engagement, EngagementState, Resource
 from delivery.resources import resources
@@ -231,6 +231,7 @@ def allocate(actor: Actor, engagement: Engagement, allocation: Allocation) -> As
             "over_capacity_confirmed": allocation.over_capacity_confirmed,
         },
     )
+    kpi_facts.refresh([engagement.id])
     if engagement.state is EngagementState.REQUESTED:
         states.transition(ENGAGEMENT_LIFE, engagement, EngagementState.SCHEDULED, actor)
         if engagement.owner_id is None:
@@ -337,6 +338,7 @@ def name_consultant(
         assignment,
         changes={"resource_id": resource.id, "partner_fee_minor": resource.fee_minor},
     )
+    kpi_facts.refresh([engagement.id])
     notify(
         resource.membership.user,
         f"You are on engagement {engagement.reference}",

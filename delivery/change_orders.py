@@ -28,7 +28,7 @@ from core.money import Money
 from core.notifications import notification_kind, notify
 from core.permissions import Actor, Role, scoped
 from core.sequences import next_number
-from delivery import policies, recipients
+from delivery import kpi_facts, policies, recipients
 from delivery.calendar import add_business_days, vendor_holidays
 from delivery.models import ChangeOrder, ChangeOrderState, Engagement, Task
 from delivery.moves import lock
@@ -199,6 +199,7 @@ def approve(actor: Actor, engagement: Engagement, change_order: ChangeOrder) -> 
     changes = _apply(engagement, change_order)
     change_order.decided_by_id = actor.id
     states.transition(policies.CHANGE_ORDER_LIFE, change_order, _CO.APPROVED, actor, **changes)
+    kpi_facts.refresh([engagement.id])
     _tell_decided(engagement, change_order, "approved")
     db.session.commit()
     return change_order

@@ -296,6 +296,17 @@ class Assignment(IdMixin, TenantMixin, TimestampMixin, db.Model):
 
     __tablename__ = "assignment"
     __table_args__ = (
+        # An engagement's assignments under a tenant's scope (with the vendor and the
+        # engagement both compared, SQLite would otherwise read the vendor's index), and the
+        # dashboard's consultant and partner groups, from the index alone.
+        sa.Index(
+            "ix_assignment_vendor_engagement",
+            "vendor_id",
+            "engagement_id",
+            "resource_id",
+            "partner_id",
+            "partner_fee_minor",
+        ),
         sa.CheckConstraint(
             "resource_id IS NOT NULL OR partner_id IS NOT NULL", name="assigned_to_someone"
         ),
@@ -347,6 +358,16 @@ class TimeEntry(IdMixin, TenantMixin, TimestampMixin, db.Model):
         sa.Index("ix_time_entry_resource_day", "resource_id", "day"),
         # Utilisation: approved hours of a period per resource, read from the index alone.
         sa.Index("ix_time_entry_approved_day", "vendor_id", "state", "day", "resource_id", "hours"),
+        # An engagement's approved time under a tenant's scope (delivery.kpi_facts): without
+        # it SQLite prefers the index above (vendor and state) and reads every approved entry.
+        sa.Index(
+            "ix_time_entry_engagement_state",
+            "vendor_id",
+            "engagement_id",
+            "state",
+            "hours",
+            "cost_minor",
+        ),
     )
 
     engagement_id: Mapped[int] = mapped_column(sa.ForeignKey("engagement.id"), index=True)
@@ -419,6 +440,7 @@ class ChangeOrder(IdMixin, TenantMixin, TimestampMixin, db.Model):
 
     __tablename__ = "change_order"
     __table_args__ = (
+        sa.Index("ix_change_order_vendor_engagement", "vendor_id", "engagement_id", "state"),
         sa.UniqueConstraint("vendor_id", "number"),
         sa.CheckConstraint("extra_days >= 0", name="extra_days_not_negative"),
         sa.CheckConstraint("extra_hours >= 0", name="extra_hours_not_negative"),

@@ -25,7 +25,7 @@ from core.db import utcnow
 from core.errors import NotAllowed, ServiceError
 from core.extensions import db
 from core.permissions import Actor
-from delivery import moves, policies
+from delivery import kpi_facts, moves, policies
 from delivery.models import Engagement, Resource, TimeEntry, TimeEntryState
 
 MAX_TIME_NOTE = 500
@@ -183,6 +183,7 @@ def decide(actor: Actor, entry_ids: Iterable[int], approve: bool, reason: str = 
             changes={"state": ["submitted", entry.state.value], "cost_minor": entry.cost_minor}
             | ({"reason": reason} if reason else {}),
         )
+    kpi_facts.refresh(entry.engagement_id for entry in entries)
     db.session.commit()
     return len(entries)
 

@@ -144,6 +144,11 @@ def upgrade():
             batch_op.f("ix_assignment_resource_id"), ["resource_id"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_assignment_vendor_id"), ["vendor_id"], unique=False)
+        batch_op.create_index(
+            "ix_assignment_vendor_engagement",
+            ["vendor_id", "engagement_id", "resource_id", "partner_id", "partner_fee_minor"],
+            unique=False,
+        )
 
     op.create_table(
         "change_order",
@@ -215,6 +220,11 @@ def upgrade():
         )
         batch_op.create_index(batch_op.f("ix_change_order_state"), ["state"], unique=False)
         batch_op.create_index(batch_op.f("ix_change_order_vendor_id"), ["vendor_id"], unique=False)
+        batch_op.create_index(
+            "ix_change_order_vendor_engagement",
+            ["vendor_id", "engagement_id", "state"],
+            unique=False,
+        )
 
     op.create_table(
         "deliverable_file",
@@ -367,6 +377,16 @@ def upgrade():
             batch_op.f("ix_time_entry_engagement_id"), ["engagement_id"], unique=False
         )
         batch_op.create_index("ix_time_entry_resource_day", ["resource_id", "day"], unique=False)
+        batch_op.create_index(
+            "ix_time_entry_approved_day",
+            ["vendor_id", "state", "day", "resource_id", "hours"],
+            unique=False,
+        )
+        batch_op.create_index(
+            "ix_time_entry_engagement_state",
+            ["vendor_id", "engagement_id", "state", "hours", "cost_minor"],
+            unique=False,
+        )
         batch_op.create_index(batch_op.f("ix_time_entry_state"), ["state"], unique=False)
         batch_op.create_index(batch_op.f("ix_time_entry_vendor_id"), ["vendor_id"], unique=False)
 
@@ -423,7 +443,33 @@ def upgrade():
         batch_op.add_column(
             sa.Column("csat_reminded_at", sa.DateTime(timezone=True), nullable=True)
         )
+        for name in ("approved_cost_minor", "partner_fee_minor", "change_price_minor"):
+            batch_op.add_column(
+                sa.Column(name, sa.BigInteger(), server_default="0", nullable=False)
+            )
+        for name in ("approved_hours", "change_hours"):
+            batch_op.add_column(
+                sa.Column(name, sa.Numeric(9, 2), server_default="0", nullable=False)
+            )
         batch_op.create_index(batch_op.f("ix_engagement_deliver_by"), ["deliver_by"], unique=False)
+        batch_op.create_index(
+            "ix_engagement_delivered",
+            [
+                "vendor_id",
+                "delivered_at",
+                "state",
+                "started_at",
+                "deliver_by",
+                "csat",
+                "customer_id",
+                "servlet_version_id",
+                "order_line_id",
+                "change_price_minor",
+                "approved_cost_minor",
+                "partner_fee_minor",
+            ],
+            unique=False,
+        )
         batch_op.create_index(batch_op.f("ix_engagement_owner_id"), ["owner_id"], unique=False)
         batch_op.create_foreign_key(
             batch_op.f("fk_engagement_owner_id_membership"), "membership", ["owner_id"], ["id"]
@@ -476,7 +522,16 @@ def downgrade():
             batch_op.f("fk_engagement_owner_id_membership"), type_="foreignkey"
         )
         batch_op.drop_index(batch_op.f("ix_engagement_owner_id"))
+        batch_op.drop_index("ix_engagement_delivered")
         batch_op.drop_index(batch_op.f("ix_engagement_deliver_by"))
+        for name in (
+            "change_hours",
+            "approved_hours",
+            "change_price_minor",
+            "partner_fee_minor",
+            "approved_cost_minor",
+        ):
+            batch_op.drop_column(name)
         batch_op.drop_column("csat_reminded_at")
         batch_op.drop_column("rated_by_id")
         batch_op.drop_column("rated_at")
@@ -500,6 +555,8 @@ def downgrade():
     with op.batch_alter_table("time_entry", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_time_entry_vendor_id"))
         batch_op.drop_index(batch_op.f("ix_time_entry_state"))
+        batch_op.drop_index("ix_time_entry_engagement_state")
+        batch_op.drop_index("ix_time_entry_approved_day")
         batch_op.drop_index("ix_time_entry_resource_day")
         batch_op.drop_index(batch_op.f("ix_time_entry_engagement_id"))
 
@@ -520,12 +577,14 @@ def downgrade():
 
     op.drop_table("deliverable_file")
     with op.batch_alter_table("change_order", schema=None) as batch_op:
+        batch_op.drop_index("ix_change_order_vendor_engagement")
         batch_op.drop_index(batch_op.f("ix_change_order_vendor_id"))
         batch_op.drop_index(batch_op.f("ix_change_order_state"))
         batch_op.drop_index(batch_op.f("ix_change_order_engagement_id"))
 
     op.drop_table("change_order")
     with op.batch_alter_table("assignment", schema=None) as batch_op:
+        batch_op.drop_index("ix_assignment_vendor_engagement")
         batch_op.drop_index(batch_op.f("ix_assignment_vendor_id"))
         batch_op.drop_index(batch_op.f("ix_assignment_resource_id"))
         batch_op.drop_index(batch_op.f("ix_assignment_partner_id"))

@@ -1,6 +1,7 @@
 """Delivery data for KPI tests and the dashboard: rows written directly (no services), so a
 test can set every stamp, hour and price it computes by hand. Builders run inside
-``unscoped()``, like tests.factories."""
+``unscoped()``, like tests.factories. Those that add time, assignments or change orders
+recount the engagement's facts (``delivery.kpi_facts``) as the services do."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from sqlalchemy import select
 from accounts.models import Organization
 from core.extensions import db
 from core.permissions import OrgKind, Role
+from delivery import kpi_facts
 from delivery.models import (
     Assignment,
     ChangeOrder,
@@ -124,7 +126,12 @@ def engagement(w: World, line_id: int, customer_id: int | None = None, **values:
 
 
 def assign(
-    w: World, engagement_id: int, resource_id: int | None, partner_id: int | None, fee: int = 0
+    w: World,
+    engagement_id: int,
+    resource_id: int | None,
+    partner_id: int | None,
+    fee: int = 0,
+    recount: bool = True,
 ) -> None:
     db.session.add(
         Assignment(
@@ -139,6 +146,8 @@ def assign(
             assigned_by_id=w.tenant.people[Role.DELIVERY_MANAGER].membership_id,
         )
     )
+    if recount:
+        kpi_facts.refresh([engagement_id])
 
 
 def log(
@@ -149,6 +158,7 @@ def log(
     hours: str,
     cost: int,
     state: TimeEntryState = TimeEntryState.APPROVED,
+    recount: bool = True,
 ) -> None:
     db.session.add(
         TimeEntry(
@@ -161,6 +171,8 @@ def log(
             state=state,
         )
     )
+    if recount:
+        kpi_facts.refresh([engagement_id])
 
 
 def change(
@@ -169,6 +181,7 @@ def change(
     price: int,
     hours: str,
     state: ChangeOrderState = ChangeOrderState.APPROVED,
+    recount: bool = True,
 ) -> None:
     db.session.add(
         ChangeOrder(
@@ -184,6 +197,8 @@ def change(
             proposed_by_id=w.tenant.people[Role.DELIVERY_MANAGER].membership_id,
         )
     )
+    if recount:
+        kpi_facts.refresh([engagement_id])
 
 
 STATES = list(EngagementState)
@@ -202,6 +217,7 @@ def add_random(w: World, seed: int, how_many: int) -> None:
     rng = random.Random(seed)
     people = w.consultants + w.partner_consultants
     partner_of = dict(zip(w.partner_consultants, w.partners * 2, strict=True))
+    made = []
     for _ in range(how_many):
         requested = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=rng.randrange(500_000))
         state = rng.choice(STATES)
@@ -215,9 +231,11 @@ def add_random(w: World, seed: int, how_many: int) -> None:
             stamps["csat"] = rng.randint(1, 5)
         line = w.euro_line if rng.random() < 0.05 else rng.choice(w.lines)
         engagement_id = engagement(w, line, rng.choice(w.customers), **stamps)
+        made.append(engagement_id)
         for resource_id in rng.sample(people, rng.choice([0, 1, 1, 2])):
             partner = partner_of.get(resource_id)
-            assign(w, engagement_id, resource_id, partner, rng.randrange(50_000) if partner else 0)
+            fee = rng.randrange(50_000) if partner else 0
+            assign(w, engagement_id, resource_id, partner, fee, recount=False)
             for _ in range(rng.randrange(4)):
                 log(
                     w,
@@ -227,9 +245,10 @@ def add_random(w: World, seed: int, how_many: int) -> None:
                     str(Decimal(rng.randrange(1, 33)) / 4),
                     rng.randrange(100_000),
                     rng.choice([TimeEntryState.APPROVED] * 3 + [TimeEntryState.SUBMITTED]),
+                    recount=False,
                 )
         if rng.random() < 0.1:
-            assign(w, engagement_id, None, rng.choice(w.partners))
+            assign(w, engagement_id, None, rng.choice(w.partners), recount=False)
         if rng.random() < 0.15:
             change(
                 w,
@@ -237,5 +256,7 @@ def add_random(w: World, seed: int, how_many: int) -> None:
                 rng.randrange(200_000),
                 str(rng.randrange(20)),
                 rng.choice(list(ChangeOrderState)),
+                recount=False,
             )
+    kpi_facts.refresh(made)
     db.session.commit()

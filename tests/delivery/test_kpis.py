@@ -13,7 +13,10 @@ from sqlalchemy import select
 
 from catalog.models import ServletVersion
 from core.extensions import db
-from delivery import kpis
+from core.permissions import Role
+from delivery import allocation, change_orders, kpis, time_entries
+from delivery.allocation import Allocation
+from delivery.change_orders import Proposal
 from delivery.kpis import GroupBy, Period
 from delivery.models import (
     Assignment,
@@ -27,8 +30,11 @@ from delivery.models import (
     TimeEntryState,
     TimeOff,
 )
+from delivery.time_entries import Hours
 from ordering.models import OrderLine
-from tests.delivery import kpi_world
+from tests.catalog.factories import actor
+from tests.delivery import factories as delivery_factories
+from tests.delivery import kpi_world, staffing
 from tests.delivery.kpi_world import assign, change, engagement, log
 
 JANUARY = Period(date(2026, 1, 1), date(2026, 1, 31))
@@ -333,3 +339,97 @@ def test_utilisation_equals_a_brute_force_computation(random_engagements, unscop
             partner_cap[r.partner_id] += Decimal(r.weekly_capacity_hours * weekdays) / 5
     assert by_partner == dict(partner_hours)
     assert partner_capacity == dict(partner_cap)
+
+
+# --- facts kept on the engagement by the services -----------------------------------------
+
+
+def recounted(engagement_id: int) -> dict:
+    """The engagement's facts summed in Python from its time, assignments and changes."""
+    entries = db.session.scalars(
+        select(TimeEntry).where(
+            TimeEntry.engagement_id == engagement_id, TimeEntry.state == TimeEntryState.APPROVED
+        )
+    ).all()
+    changes = db.session.scalars(
+        select(ChangeOrder).where(
+            ChangeOrder.engagement_id == engagement_id,
+            ChangeOrder.state == ChangeOrderState.APPROVED,
+        )
+    ).all()
+    fees = db.session.scalars(
+        select(Assignment.partner_fee_minor).where(Assignment.engagement_id == engagement_id)
+    ).all()
+    return {
+        "approved_hours": sum((t.hours for t in entries), Decimal(0)),
+        "approved_cost_minor": sum(t.cost_minor for t in entries),
+        "partner_fee_minor": sum(fees),
+        "change_price_minor": sum(c.price_minor for c in changes),
+        "change_hours": sum((c.extra_hours for c in changes), Decimal(0)),
+    }
+
+
+def stored(engagement_id: int) -> dict:
+    db.session.expire_all()
+    e = db.session.get(Engagement, engagement_id)
+    return {name: getattr(e, name) for name in recounted(engagement_id)}
+
+
+def test_the_services_keep_the_stored_facts_equal_to_their_rows(app, tenant_a, unscoped):
+    manager, buyer = actor(tenant_a, Role.DELIVERY_MANAGER), actor(tenant_a, Role.BUYER)
+    monday = date(2030, 1, 7)
+    with unscoped():
+        engagement_id = delivery_factories.engagement(tenant_a, effort_hours=20)
+        consultant = staffing.resource(tenant_a)
+        partners_own = staffing.resource(
+            tenant_a, tenant_a.people[Role.PARTNER_CONSULTANT], fee_minor=180_000
+        )
+
+        def engagement() -> Engagement:
+            return db.session.get(Engagement, engagement_id)
+
+        window = {"starts_on": monday, "ends_on": monday + timedelta(days=4)}
+        allocation.allocate(
+            manager,
+            engagement(),
+            Allocation(planned_hours=Decimal(8), resource_id=consultant, **window),
+        )
+        partner = allocation.allocate(
+            manager,
+            engagement(),
+            Allocation(planned_hours=Decimal(8), partner_id=tenant_a.partner_id, **window),
+        )
+        assert stored(engagement_id) == recounted(engagement_id)
+        allocation.name_consultant(
+            actor(tenant_a, Role.PARTNER_MANAGER), engagement(), partner.id, partners_own
+        )
+        assert stored(engagement_id)["partner_fee_minor"] == 180_000
+
+        delivery_factories.put_in_state(engagement_id, EngagementState.IN_PROGRESS)
+        day, today = delivery_factories.yesterday(), delivery_factories.yesterday() + timedelta(1)
+        logged = [
+            time_entries.log_time(
+                actor(tenant_a, Role.CONSULTANT), engagement(), Hours(day, Decimal(h)), today
+            ).id
+            for h in ("6.5", "3")
+        ]
+        time_entries.decide(manager, logged[:1], approve=True)
+        assert stored(engagement_id)["approved_cost_minor"] == 65_000  # 6.5 hours at $100
+        time_entries.decide(manager, logged[1:], approve=False, reason="Not on this one.")
+        assert stored(engagement_id) == recounted(engagement_id)
+        change = change_orders.propose(
+            manager,
+            engagement(),
+            Proposal("Second SSO provider.", extra_hours="4", price="1000"),
+        )
+        change_orders.approve(buyer, engagement(), change)
+
+        facts = stored(engagement_id)
+        assert facts == recounted(engagement_id)
+    assert facts == {
+        "approved_hours": Decimal("6.5"),
+        "approved_cost_minor": 65_000,
+        "partner_fee_minor": 180_000,
+        "change_price_minor": 100_000,
+        "change_hours": Decimal(4),
+    }
