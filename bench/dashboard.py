@@ -3,7 +3,8 @@
 Builds a SQLite database with the demo data, then bulk-inserts (Core ``executemany``) into
 the demo vendor 100,000 engagements delivered over the last twelve months, spread over its
 servlets, customers and 40 consultants (half of them a partner's), with three time entries
-each and a change order on one in ten. Then renders the dashboard through the Flask test
+each and a change order on one in ten, and recounts their facts as the services would
+(``delivery.kpi_facts``, one UPDATE). Then renders the dashboard through the Flask test
 client, signed in as the demo delivery manager, for the last 12 months (every engagement
 counts) grouped each way, and prints the median of several runs as ``name: value`` lines.
 """
@@ -20,7 +21,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from flask.testing import FlaskClient
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from accounts.models import Membership, Organization, User
 from accounts.services import open_session
@@ -31,6 +32,7 @@ from core.db import utcnow
 from core.extensions import db
 from core.permissions import OrgKind, Role
 from core.tenancy import all_tenants
+from delivery import kpi_facts
 from delivery.models import (
     Assignment,
     ChangeOrder,
@@ -121,6 +123,11 @@ def populate(database_url: str) -> None:
         first_id = (last or 0) + 1
         for start in range(0, ENGAGEMENTS, BATCH):
             _batch(vendor_id, manager, start, first_id, lines, customers, resources, now, rng)
+        db.session.execute(
+            update(Engagement.__table__)
+            .where(Engagement.id >= first_id)
+            .values(kpi_facts.recounted())
+        )
         db.session.commit()
 
 

@@ -19,10 +19,21 @@ currency.
 
 An engagement with two consultants (or partners) counts in the row of each: the rows of a
 grouped table may add up to more than the totals, which count each engagement once.
+
+How it stays fast (the dashboard over 100,000 engagements and 300,000 time entries, on SQLite,
+``bench/dashboard.py``): an engagement's approved time, partner fees and approved change
+orders are sums kept on its own row by the services that change them (``delivery.kpi_facts``),
+so a period reads one row per engagement, from the covering index ``ix_engagement_delivered``
+alone. The totals and the grouped rows come from one statement (``UNION ALL`` of the whole and
+the ``GROUP BY``), the resources' time from one more. The median is an aggregate, ``median``:
+PostgreSQL's ``percentile_cont(0.5)``, and on SQLite (which has none) a small aggregate given
+to the connection (``_SqliteMedian``). Ranking the rows with window functions, the portable way,
+cost 150-250 ms per 100,000 rows on SQLite each time, twice per page (totals and groups).
 """
 
 from __future__ import annotations
 
+import statistics
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -42,8 +53,6 @@ from core.money import Money
 from delivery import calendar
 from delivery.models import (
     Assignment,
-    ChangeOrder,
-    ChangeOrderState,
     Engagement,
     EngagementState,
     Resource,
@@ -203,77 +212,102 @@ class Aggregate:
         return float(self.hours / self.capacity_hours)
 
 
-def _sums_by_engagement(vendor_id: int) -> tuple[sa.Subquery, sa.Subquery, sa.Subquery]:
-    approved = (
-        sa.select(
-            TimeEntry.engagement_id,
-            sa.func.sum(TimeEntry.hours).label("hours"),
-            sa.func.sum(TimeEntry.cost_minor).label("cost"),
-        )
-        .where(TimeEntry.vendor_id == vendor_id, TimeEntry.state == TimeEntryState.APPROVED)
-        .group_by(TimeEntry.engagement_id)
-        .subquery("approved_time")
+class median(FunctionElement[float]):
+    """The median of a group: its middle value, or the mean of the two middle ones."""
+
+    type = sa.Float()
+    inherit_cache = True
+
+
+@compiles(median)
+def _median_sqlite(element: median, compiler: Any, **kw: Any) -> str:
+    return f"median({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(median, "postgresql")
+def _median_postgresql(element: median, compiler: Any, **kw: Any) -> str:
+    return f"percentile_cont(0.5) WITHIN GROUP (ORDER BY {compiler.process(element.clauses, **kw)})"
+
+
+class _SqliteMedian:
+    """``median(x)`` for SQLite, which has no percentile aggregate. Its window functions can
+    rank rows for one, but cost 150-250 ms per 100,000 rows each time (measured), while this
+    aggregate keeps the group's values and takes the middle once, as PostgreSQL's
+    ``percentile_cont`` does."""
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+
+    def step(self, value: float | None) -> None:
+        if value is not None:
+            self.values.append(value)
+
+    def finalize(self) -> float | None:
+        return statistics.median(self.values) if self.values else None
+
+
+def _execute(stmt: sa.Select[Any]) -> list[sa.Row[Any]]:
+    """Run a statement that may use ``median`` (given to SQLite's connection first)."""
+    connection = db.session.connection()
+    if connection.dialect.name == "sqlite":
+        connection.connection.driver_connection.create_aggregate("median", 1, _SqliteMedian)
+    return list(db.session.execute(stmt))
+
+
+def _price(currency: str) -> sa.ColumnElement[int]:
+    """The line's price with the approved changes; NULL in another currency than ``currency``."""
+    return sa.case(
+        (
+            OrderLine.currency == currency,
+            OrderLine.unit_price_minor + Engagement.change_price_minor,
+        ),
+        else_=sa.null(),
     )
-    changes = (
-        sa.select(
-            ChangeOrder.engagement_id,
-            sa.func.sum(ChangeOrder.price_minor).label("price"),
-            sa.func.sum(ChangeOrder.extra_hours).label("hours"),
-        )
-        .where(ChangeOrder.vendor_id == vendor_id, ChangeOrder.state == ChangeOrderState.APPROVED)
-        .group_by(ChangeOrder.engagement_id)
-        .subquery("approved_changes")
+
+
+def _margin(price: sa.ColumnElement[int]) -> sa.ColumnElement[int]:
+    return price - Engagement.approved_cost_minor - Engagement.partner_fee_minor
+
+
+CYCLE_DAYS = days_between(Engagement.started_at, Engagement.delivered_at)
+ON_TIME = sa.case(
+    (Engagement.delivered_at.is_(None), sa.null()),
+    (utc_day(Engagement.delivered_at) <= Engagement.deliver_by, 1),
+    else_=0,
+)
+
+
+def _priced(stmt: sa.Select[Any], vendor_id: int) -> sa.Select[Any]:
+    return (
+        stmt.join(ServletVersion, ServletVersion.id == Engagement.servlet_version_id)
+        .join(OrderLine, OrderLine.id == Engagement.order_line_id)
+        .where(Engagement.vendor_id == vendor_id)
     )
-    fees = (
-        sa.select(Assignment.engagement_id, sa.func.sum(Assignment.partner_fee_minor).label("fee"))
-        .where(Assignment.vendor_id == vendor_id)
-        .group_by(Assignment.engagement_id)
-        .subquery("partner_fees")
-    )
-    return approved, changes, fees
 
 
 def engagement_facts(vendor_id: int, currency: str) -> sa.Select[Any]:
     """One row per engagement of the vendor with its KPIs; narrow it with ``where``."""
-    approved, changes, fees = _sums_by_engagement(vendor_id)
-    cost = sa.func.coalesce(approved.c.cost, 0)
-    estimated = ServletVersion.effort_hours + sa.func.coalesce(changes.c.hours, 0)
-    logged = sa.func.coalesce(approved.c.hours, 0)
-    price = sa.case(
-        (
-            OrderLine.currency == currency,
-            OrderLine.unit_price_minor + sa.func.coalesce(changes.c.price, 0),
+    estimated = ServletVersion.effort_hours + Engagement.change_hours
+    price = _price(currency)
+    stmt = sa.select(
+        Engagement.id.label("engagement_id"),
+        Engagement.customer_id,
+        ServletVersion.servlet_id,
+        days_between(Engagement.requested_at, Engagement.started_at).label("time_to_start"),
+        CYCLE_DAYS.label("cycle_days"),
+        ON_TIME.label("on_time"),
+        Engagement.approved_hours.label("logged_hours"),
+        estimated.label("estimated_hours"),
+        (sa.cast(Engagement.approved_hours, sa.Float) / sa.func.nullif(estimated, 0)).label(
+            "effort_variance"
         ),
-        else_=sa.null(),
+        Engagement.csat,
+        price.label("price"),
+        Engagement.approved_cost_minor.label("cost"),
+        Engagement.partner_fee_minor.label("partner_fee"),
+        _margin(price).label("margin"),
     )
-    return (
-        sa.select(
-            Engagement.id.label("engagement_id"),
-            Engagement.customer_id,
-            ServletVersion.servlet_id,
-            days_between(Engagement.requested_at, Engagement.started_at).label("time_to_start"),
-            days_between(Engagement.started_at, Engagement.delivered_at).label("cycle_days"),
-            sa.case(
-                (Engagement.delivered_at.is_(None), sa.null()),
-                (utc_day(Engagement.delivered_at) <= Engagement.deliver_by, 1),
-                else_=0,
-            ).label("on_time"),
-            logged.label("logged_hours"),
-            estimated.label("estimated_hours"),
-            (sa.cast(logged, sa.Float) / sa.func.nullif(estimated, 0)).label("effort_variance"),
-            Engagement.csat,
-            price.label("price"),
-            cost.label("cost"),
-            sa.func.coalesce(fees.c.fee, 0).label("partner_fee"),
-            (price - cost - sa.func.coalesce(fees.c.fee, 0)).label("margin"),
-        )
-        .join(ServletVersion, ServletVersion.id == Engagement.servlet_version_id)
-        .join(OrderLine, OrderLine.id == Engagement.order_line_id)
-        .outerjoin(approved, approved.c.engagement_id == Engagement.id)
-        .outerjoin(changes, changes.c.engagement_id == Engagement.id)
-        .outerjoin(fees, fees.c.engagement_id == Engagement.id)
-        .where(Engagement.vendor_id == vendor_id)
-    )
+    return _priced(stmt, vendor_id)
 
 
 def engagement_kpis(vendor_id: int, currency: str, engagement_id: int) -> sa.Row[Any] | None:
@@ -282,72 +316,84 @@ def engagement_kpis(vendor_id: int, currency: str, engagement_id: int) -> sa.Row
     return db.session.execute(stmt).one_or_none()
 
 
-def delivered_in(vendor_id: int, currency: str, period: Period) -> sa.CTE:
-    """The facts of the engagements delivered in ``period`` (module docstring)."""
+def delivered_in(vendor_id: int, currency: str, period: Period) -> sa.Select[Any]:
+    """What the aggregates need of the engagements delivered in ``period`` (module
+    docstring), read from ``ix_engagement_delivered`` alone."""
     since, until = period.bounds()
-    return (
-        engagement_facts(vendor_id, currency)
-        .where(
-            Engagement.state.in_(DELIVERED),
-            Engagement.delivered_at >= since,
-            Engagement.delivered_at < until,
-        )
-        .cte("delivered")
-    )
-
-
-def _members(group_by: GroupBy | None, facts: sa.CTE, vendor_id: int) -> sa.Subquery:
-    """(engagement_id, key): which group(s) each delivered engagement counts in."""
-    if group_by is GroupBy.SERVLET:
-        stmt = sa.select(facts.c.engagement_id, facts.c.servlet_id.label("key"))
-    elif group_by is GroupBy.CUSTOMER:
-        stmt = sa.select(facts.c.engagement_id, facts.c.customer_id.label("key"))
-    elif group_by is GroupBy.CONSULTANT:
-        stmt = (
-            sa.select(Assignment.engagement_id, Assignment.resource_id.label("key"))
-            .where(Assignment.vendor_id == vendor_id, Assignment.resource_id.is_not(None))
-            .distinct()
-        )
-    elif group_by is GroupBy.PARTNER:
-        partner = sa.func.coalesce(Assignment.partner_id, Resource.partner_id)
-        stmt = (
-            sa.select(Assignment.engagement_id, partner.label("key"))
-            .outerjoin(Resource, Resource.id == Assignment.resource_id)
-            .where(Assignment.vendor_id == vendor_id, partner.is_not(None))
-            .distinct()
-        )
-    else:
-        stmt = sa.select(facts.c.engagement_id, sa.literal(0).label("key"))
-    return stmt.subquery("members")
-
-
-def _grouped(vendor_id: int, currency: str, period: Period, group_by: GroupBy | None) -> list:
-    facts = delivered_in(vendor_id, currency, period)
-    members = _members(group_by, facts, vendor_id)
-    ranked = (
-        sa.select(
-            facts,
-            members.c.key,
-            sa.func.row_number()
-            .over(partition_by=members.c.key, order_by=facts.c.cycle_days.asc().nulls_last())
-            .label("rank"),
-            sa.func.count(facts.c.cycle_days).over(partition_by=members.c.key).label("timed"),
-        )
-        .join(members, members.c.engagement_id == facts.c.engagement_id)
-        .subquery("ranked")
-    )
-    middle = ranked.c.rank.in_([(ranked.c.timed + 1) // 2, (ranked.c.timed + 2) // 2])
+    price = _price(currency)
     stmt = sa.select(
-        ranked.c.key,
+        Engagement.id.label("engagement_id"),
+        Engagement.customer_id,
+        ServletVersion.servlet_id,
+        CYCLE_DAYS.label("cycle_days"),
+        ON_TIME.label("on_time"),
+        Engagement.csat,
+        price.label("price"),
+        _margin(price).label("margin"),
+    )
+    return _priced(stmt, vendor_id).where(
+        Engagement.state.in_(DELIVERED),
+        Engagement.delivered_at >= since,
+        Engagement.delivered_at < until,
+    )
+
+
+def _members(group_by: GroupBy, facts: sa.Subquery) -> tuple[sa.FromClause, Any]:
+    """What to join to the delivered engagements for ``group_by``, and the group's key: an
+    engagement counts once in each group it belongs to (two assignments to one partner
+    count once in the partner's row)."""
+    if group_by is GroupBy.SERVLET:
+        return facts, facts.c.servlet_id
+    if group_by is GroupBy.CUSTOMER:
+        return facts, facts.c.customer_id
+    if group_by is GroupBy.CONSULTANT:
+        key = Assignment.resource_id
+        stmt = sa.select(Assignment.engagement_id, key.label("key"))
+    else:
+        key = sa.func.coalesce(Assignment.partner_id, Resource.partner_id)
+        stmt = sa.select(Assignment.engagement_id, key.label("key")).outerjoin(
+            Resource, Resource.id == Assignment.resource_id
+        )
+    members = stmt.where(key.is_not(None)).distinct().subquery("members")
+    joined = facts.join(members, members.c.engagement_id == facts.c.engagement_id)
+    return joined, members.c.key
+
+
+def _figures(facts: sa.FromClause, key: sa.ColumnElement) -> list[sa.ColumnElement]:
+    return [
+        key.label("key"),
         sa.func.count().label("count"),
-        sa.func.coalesce(sa.func.sum(ranked.c.on_time), 0).label("on_time"),
-        sa.func.avg(sa.case((middle, ranked.c.cycle_days))).label("median_cycle_days"),
-        sa.func.avg(ranked.c.csat).label("mean_csat"),
-        sa.func.coalesce(sa.func.sum(ranked.c.price), 0).label("revenue"),
-        sa.func.coalesce(sa.func.sum(ranked.c.margin), 0).label("margin"),
-        sa.func.count().filter(ranked.c.price.is_(None)).label("other_currency"),
-    ).group_by(ranked.c.key)
-    return list(db.session.execute(stmt))
+        sa.func.coalesce(sa.func.sum(facts.c.on_time), 0).label("on_time"),
+        median(facts.c.cycle_days).label("median_cycle_days"),
+        sa.func.avg(facts.c.csat).label("mean_csat"),
+        sa.func.coalesce(sa.func.sum(facts.c.price), 0).label("revenue"),
+        sa.func.coalesce(sa.func.sum(facts.c.margin), 0).label("margin"),
+        (sa.func.count() - sa.func.count(facts.c.price)).label("other_currency"),
+    ]
+
+
+def _statement(
+    vendor_id: int, currency: str, period: Period, group_by: GroupBy | None, *, whole: bool
+) -> sa.Select[Any] | sa.CompoundSelect:
+    """The whole period (a row with ``key`` NULL) if ``whole``, and/or a row per group, in
+    one statement. Servlets and customers group the delivered engagements read once (a
+    common table); people join their assignments to a second reading, which SQLite can look
+    up by engagement (it would compare each assignment with each row of a common table)."""
+    delivered = delivered_in(vendor_id, currency, period)
+    facts = delivered.cte("delivered")
+    parts = []
+    if whole:
+        parts.append(sa.select(*_figures(facts, sa.null()), sa.true().label("whole")))
+    if group_by is not None:
+        if group_by in PEOPLE:
+            facts = delivered.subquery("delivered_once")
+        joined, key = _members(group_by, facts)
+        parts.append(
+            sa.select(*_figures(facts, key), sa.false().label("whole"))
+            .select_from(joined)
+            .group_by(key)
+        )
+    return parts[0] if len(parts) == 1 else sa.union_all(*parts)
 
 
 def _float(value: Any) -> float | None:
@@ -373,30 +419,28 @@ def _aggregate(
     )
 
 
-def totals(vendor_id: int, currency: str, period: Period) -> Aggregate:
-    """The whole vendor over ``period``; utilisation over every resource counted."""
-    rows = _grouped(vendor_id, currency, period, None)
-    hours, capacity = utilisation(vendor_id, period)
-    all_hours = sum(hours.values(), Decimal(0))
-    all_capacity = sum(capacity.values(), Decimal(0))
-    if not rows:
-        return Aggregate(None, ALL, 0, 0, None, None, 0, 0, 0, currency, all_hours, all_capacity)
-    return _aggregate(rows[0], ALL, currency, all_hours, all_capacity)
-
-
 ALL = "All engagements"
 PEOPLE = (GroupBy.CONSULTANT, GroupBy.PARTNER)
 
 
-def aggregates(vendor_id: int, currency: str, period: Period, group_by: GroupBy) -> list[Aggregate]:
-    """One row per group with engagements delivered in ``period``, by name. Groups of people
-    carry their utilisation; servlets and customers have none."""
-    rows = _grouped(vendor_id, currency, period, group_by)
+def _total(row: Any, currency: str, people: list[ResourceTime]) -> Aggregate:
+    """The whole vendor; utilisation over every resource counted."""
+    hours = sum((p.hours for p in people), Decimal(0))
+    capacity = sum((p.capacity for p in people), Decimal(0))
+    if not row.count:
+        return Aggregate(None, ALL, 0, 0, None, None, 0, 0, 0, currency, hours, capacity)
+    return _aggregate(row, ALL, currency, hours, capacity)
+
+
+def _rows(
+    group_by: GroupBy, rows: list[Any], currency: str, people: list[ResourceTime]
+) -> list[Aggregate]:
+    """One ``Aggregate`` per group row, by name; groups of people carry their utilisation."""
     names = _names(group_by, [row.key for row in rows])
     hours: dict[int, Decimal] = {}
     capacity: dict[int, Decimal] = {}
     if group_by in PEOPLE:
-        hours, capacity = utilisation(vendor_id, period, by_partner=group_by is GroupBy.PARTNER)
+        hours, capacity = _rolled_up(people, by_partner=group_by is GroupBy.PARTNER)
     made = [
         _aggregate(
             row,
@@ -408,6 +452,20 @@ def aggregates(vendor_id: int, currency: str, period: Period, group_by: GroupBy)
         for row in rows
     ]
     return sorted(made, key=lambda a: (a.name.casefold(), a.key))
+
+
+def totals(vendor_id: int, currency: str, period: Period) -> Aggregate:
+    """The whole vendor over ``period``; utilisation over every resource counted."""
+    (row,) = _execute(_statement(vendor_id, currency, period, None, whole=True))
+    return _total(row, currency, resource_time(vendor_id, period))
+
+
+def aggregates(vendor_id: int, currency: str, period: Period, group_by: GroupBy) -> list[Aggregate]:
+    """One row per group with engagements delivered in ``period``, by name. Groups of people
+    carry their utilisation; servlets and customers have none."""
+    rows = _execute(_statement(vendor_id, currency, period, group_by, whole=False))
+    people = resource_time(vendor_id, period) if group_by in PEOPLE else []
+    return _rows(group_by, rows, currency, people)
 
 
 @dataclass(frozen=True)
@@ -423,13 +481,18 @@ def vendor_currency(vendor_id: int) -> str:
 
 
 def dashboard(vendor_id: int, period: Period, group_by: GroupBy) -> Dashboard:
-    """The delivery dashboard's figures, in the vendor's currency."""
+    """The delivery dashboard's figures, in the vendor's currency: the totals and the groups
+    in one statement, the resources' time in another."""
     currency = vendor_currency(vendor_id)
+    rows = _execute(_statement(vendor_id, currency, period, group_by, whole=True))
+    whole = next(row for row in rows if row.whole)
+    people = resource_time(vendor_id, period)
+    groups = [row for row in rows if not row.whole]
     return Dashboard(
         period,
         group_by,
-        totals(vendor_id, currency, period),
-        aggregates(vendor_id, currency, period, group_by),
+        _total(whole, currency, people),
+        _rows(group_by, groups, currency, people),
     )
 
 
@@ -461,49 +524,80 @@ def _names(group_by: GroupBy, keys: Iterable[int]) -> dict[int, str]:
     return dict(db.session.execute(stmt).all())
 
 
-def utilisation(
-    vendor_id: int, period: Period, *, by_partner: bool = False
-) -> tuple[dict[int, Decimal], dict[int, Decimal]]:
-    """(approved hours logged in the period, capacity hours in the period), by resource or
-    by partner (its consultants together). Capacity: the weekly hours spread over five days,
-    on the period's business days less the resource's time off.
+@dataclass(frozen=True)
+class ResourceTime:
+    """A resource's approved hours logged in a period and its capacity hours in it."""
 
-    The hours are summed by SQL; time off is counted in business days per time-off row (a
-    few per person), since SQL cannot count business days portably.
+    resource_id: int
+    partner_id: int | None
+    hours: Decimal
+    capacity: Decimal
+
+
+def resource_time(vendor_id: int, period: Period) -> list[ResourceTime]:
+    """Every active resource, and any other that logged approved time in the period. Capacity:
+    the weekly hours spread over five days, on the period's business days less the resource's
+    time off.
+
+    The hours are summed by SQL (from ``ix_time_entry_approved_day`` alone); time off is
+    counted in business days per time-off row (a few per person), since SQL cannot count
+    business days portably.
     """
     holidays = calendar.vendor_holidays(vendor_id, period.start, period.end)
     workdays = calendar.business_days(period.start, period.end, holidays)
-    key = Resource.partner_id if by_partner else Resource.id
     logged = (
-        sa.select(key, sa.func.sum(TimeEntry.hours))
-        .join(Resource, Resource.id == TimeEntry.resource_id)
+        sa.select(TimeEntry.resource_id, sa.func.sum(TimeEntry.hours).label("hours"))
         .where(
             TimeEntry.vendor_id == vendor_id,
             TimeEntry.state == TimeEntryState.APPROVED,
             TimeEntry.day.between(period.start, period.end),
-            key.is_not(None),
         )
-        .group_by(key)
+        .group_by(TimeEntry.resource_id)
+        .subquery("logged")
     )
-    hours = {k: Decimal(str(v)) for k, v in db.session.execute(logged)}
-    worked = sa.select(TimeEntry.resource_id).where(
-        TimeEntry.vendor_id == vendor_id,
-        TimeEntry.state == TimeEntryState.APPROVED,
-        TimeEntry.day.between(period.start, period.end),
-    )
-    resources = db.session.execute(
-        sa.select(Resource.id, key, Resource.weekly_capacity_hours).where(
+    rows = db.session.execute(
+        sa.select(Resource.id, Resource.partner_id, Resource.weekly_capacity_hours, logged.c.hours)
+        .outerjoin(logged, logged.c.resource_id == Resource.id)
+        .where(
             Resource.vendor_id == vendor_id,
-            key.is_not(None),
-            sa.or_(Resource.active.is_(True), Resource.id.in_(worked)),
+            sa.or_(Resource.active.is_(True), logged.c.hours.is_not(None)),
         )
     )
     away = _days_off(vendor_id, period, set(workdays))
+    return [
+        ResourceTime(
+            resource_id,
+            partner_id,
+            Decimal(0) if hours is None else Decimal(str(hours)),
+            Decimal(weekly) * (len(workdays) - away.get(resource_id, 0)) / WORK_DAYS_A_WEEK,
+        )
+        for resource_id, partner_id, weekly, hours in rows
+    ]
+
+
+def _rolled_up(
+    people: list[ResourceTime], *, by_partner: bool
+) -> tuple[dict[int, Decimal], dict[int, Decimal]]:
+    """(hours, capacity) by resource, or by partner (its consultants together); hours only
+    for those who logged some."""
+    hours: dict[int, Decimal] = defaultdict(Decimal)
     capacity: dict[int, Decimal] = defaultdict(Decimal)
-    for resource_id, group, weekly in resources:
-        days = len(workdays) - away.get(resource_id, 0)
-        capacity[group] += Decimal(weekly) * days / WORK_DAYS_A_WEEK
-    return hours, dict(capacity)
+    for p in people:
+        key = p.partner_id if by_partner else p.resource_id
+        if key is None:
+            continue
+        capacity[key] += p.capacity
+        if p.hours:
+            hours[key] += p.hours
+    return dict(hours), dict(capacity)
+
+
+def utilisation(
+    vendor_id: int, period: Period, *, by_partner: bool = False
+) -> tuple[dict[int, Decimal], dict[int, Decimal]]:
+    """(approved hours logged in the period, capacity hours in the period), by resource or
+    by partner (``resource_time``)."""
+    return _rolled_up(resource_time(vendor_id, period), by_partner=by_partner)
 
 
 def _days_off(vendor_id: int, period: Period, workdays: set[date]) -> dict[int, int]:
