@@ -80,8 +80,10 @@ def with_assignments() -> tuple:
     )
 
 
-def default_window(engagement: Engagement) -> Window:
-    return Window(engagement.start_by, max(engagement.start_by, engagement.deliver_by))
+def default_window(engagement: Engagement, today: date) -> Window:
+    """From its start-by date (today, when that has passed) to its deliver-by date."""
+    first = max(engagement.start_by, today)
+    return Window(first, max(first, engagement.deliver_by))
 
 
 def skills_match(required: list[str], skills: list[str]) -> tuple[list[str], list[str]]:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import joinedload
 
 from core import params
 from core.bounds import plain_decimal
+from core.db import utcnow
 from core.errors import ServiceError
 from core.extensions import db
 from core.money import Money
@@ -42,11 +43,11 @@ def _engagement(engagement_id: int) -> Engagement:
 
 def _window(form: AllocateForm, engagement: Engagement) -> Window:
     """The window the suggestions are for: the one typed, if it makes sense, else the
-    engagement's start-by to deliver-by."""
+    engagement's start-by (or today, once passed) to deliver-by."""
     first, last = form.starts_on.data, form.ends_on.data
     if first and last and first <= last and (last - first).days < allocation.MAX_WINDOW_DAYS:
         return Window(first, last)
-    return allocation.default_window(engagement)
+    return allocation.default_window(engagement, utcnow().date())
 
 
 def _target_choices(suggestions: list[allocation.Suggestion]) -> list[tuple[str, str]]:
@@ -72,7 +73,7 @@ def _target(value: str) -> tuple[int | None, int | None]:
 
 
 def _defaults(form: AllocateForm, engagement: Engagement) -> None:
-    window = allocation.default_window(engagement)
+    window = allocation.default_window(engagement, utcnow().date())
     form.starts_on.data = params.day("from") or window.first
     form.ends_on.data = params.day("to") or window.last
     form.planned_hours.data = Decimal(engagement.servlet_version.effort_hours)

@@ -43,7 +43,7 @@ from delivery import (
 )
 from delivery.engagements import due_dates
 from delivery.holidays import add_holiday
-from delivery.models import Engagement, Resource, Task, TimeEntry, UpdateVisibility
+from delivery.models import Assignment, Engagement, Resource, Task, TimeEntry, UpdateVisibility
 from ordering.models import Order, OrderLine, OrderState
 
 # Orders the ordering seeder placed 100 and 90 days ago, for this history.
@@ -187,7 +187,7 @@ def _skills(vendor_id: int) -> list[str]:
 def _allocate(p: People, engagement: Engagement, resource: Resource, named: bool = True) -> None:
     """To our consultant directly, or to the partner, whose manager names theirs (unless
     not ``named`` yet)."""
-    window = allocation.default_window(engagement)
+    window = allocation.default_window(engagement, utcnow().date())
     partner_id = resource.partner_id
     assignment = allocation.allocate(
         p.manager,
@@ -317,6 +317,11 @@ def _move_back(
                 )
                 .values(occurred_at=when)
             )
+    for assignment in db.session.scalars(
+        select(Assignment).where(Assignment.engagement_id == engagement.id)
+    ):
+        assignment.starts_on = engagement.start_by
+        assignment.ends_on = max(engagement.start_by, engagement.deliver_by)
     for entry in db.session.scalars(
         select(TimeEntry).where(TimeEntry.engagement_id == engagement.id)
     ):

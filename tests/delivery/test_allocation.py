@@ -423,3 +423,17 @@ def test_the_engagement_page_carries_the_assignments_section(
     page = client.get(f"/engagements/{engagement_id}").data.decode()
     assert "Consultant of Acme Software" in page
     assert "planned hours" not in page
+
+
+def test_the_suggested_window_never_starts_in_the_past():
+    due = Engagement(start_by=date(2026, 11, 16), deliver_by=date(2026, 12, 7))
+    assert allocation.default_window(due, date(2026, 11, 1)) == Window(
+        date(2026, 11, 16), date(2026, 12, 7)
+    )
+    assert allocation.default_window(due, date(2026, 12, 2)) == Window(
+        date(2026, 12, 2), date(2026, 12, 7)
+    )
+    overdue = Engagement(start_by=date(2026, 11, 16), deliver_by=date(2026, 11, 20))
+    assert allocation.default_window(overdue, date(2026, 12, 2)) == Window(
+        date(2026, 12, 2), date(2026, 12, 2)
+    )

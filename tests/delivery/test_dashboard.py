@@ -166,7 +166,7 @@ def test_a_bad_address_is_survived_and_said_so(client, tenant_a, january, query,
     assert response.status_code == 200
     assert warning in unescape(response.data.decode())
     if "period=custom" in query or "period=forever" in query:
-        assert '<option value="month" selected>' in response.data.decode()
+        assert '<option value="quarter" selected>' in response.data.decode()
     assert client.get(f"/delivery/dashboard.csv?{query}").status_code == 200
 
 

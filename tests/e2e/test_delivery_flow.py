@@ -206,7 +206,7 @@ def _approve_time_and_read_the_dashboard(page: Page, reference: str) -> None:
     _shoot(page, "engagement-manager-accepted")
 
     _nav(page, "Delivery dashboard")
-    expect(page.get_by_label("Period")).to_have_value("month")
+    expect(page.get_by_label("Period")).to_have_value("quarter")
     expect(page.get_by_label("Group by")).to_have_value("servlet")
     row = (
         page.get_by_test_id("dashboard-table")
