@@ -42,6 +42,17 @@ def _notification(tenant: Tenant) -> int:
     )
 
 
+def _engagement(tenant: Tenant) -> int:
+    """The tenant's first engagement (one is ordered when it has none): a route that takes an
+    engagement and an object of it gets both built on the same engagement."""
+    first = db.session.scalar(
+        select(Engagement.id)
+        .where(Engagement.vendor_id == tenant.vendor_id)
+        .order_by(Engagement.id)
+    )
+    return first if first is not None else delivery_factories.engagement(tenant)
+
+
 def _time_off(tenant: Tenant) -> int:
     made = TimeOff(
         vendor_id=tenant.vendor_id,
@@ -65,7 +76,7 @@ def _partner_assignment(tenant: Tenant) -> int:
     """An assignment of the tenant's first engagement to its partner, no consultant named."""
     made = Assignment(
         vendor_id=tenant.vendor_id,
-        engagement_id=delivery_factories.engagement(tenant),
+        engagement_id=_engagement(tenant),
         partner_id=tenant.partner_id,
         starts_on=date(2030, 1, 7),
         ends_on=date(2030, 1, 18),
@@ -79,7 +90,7 @@ def _partner_assignment(tenant: Tenant) -> int:
 
 def _change_order(tenant: Tenant) -> int:
     """A change order proposed on a running engagement of the tenant's customer."""
-    engagement_id = delivery_factories.engagement(tenant)
+    engagement_id = _engagement(tenant)
     engagement = db.session.get(Engagement, engagement_id)
     engagement.state = EngagementState.IN_PROGRESS
     db.session.commit()
@@ -100,7 +111,7 @@ ID_BUILDERS: dict[str, Callable[[Tenant], int]] = {
     "cart_line_id": ordering_factories.cart_line,
     "order_id": ordering_factories.order,
     "notification_id": _notification,
-    "engagement_id": delivery_factories.engagement,
+    "engagement_id": _engagement,
     "resource_id": delivery_factories.resource,
     "time_off_id": _time_off,
     "holiday_id": _holiday,
