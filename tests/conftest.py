@@ -18,7 +18,7 @@ from contextlib import contextmanager
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, text
+from sqlalchemy import event, func, select
 
 from core import scheduler
 from core.app import create_app
@@ -86,11 +86,24 @@ def app(schema: str, app_config: dict[str, object]) -> Iterator[Flask]:
 
 
 def _empty_tables() -> None:
+    """Every row gone and ids from 1 again, as in a new database. On PostgreSQL by DELETE and
+    a sequence restart in one round trip: TRUNCATE makes new files for each of the ~45 tables
+    and their indexes, which cost more than the few rows a test leaves."""
     tables = db.metadata.sorted_tables
     with db.engine.begin() as connection:
         if connection.dialect.name == "postgresql":
-            names = ", ".join(f'"{table.name}"' for table in tables)
-            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            restart = [
+                select(func.setval(func.pg_get_serial_sequence(f'"{table.name}"', "id"), 1, False))
+                for table in tables
+                if "id" in table.c
+            ]
+            statements = [
+                str(
+                    stmt.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True})
+                )
+                for stmt in [*(table.delete() for table in reversed(tables)), *restart]
+            ]
+            connection.exec_driver_sql(";\n".join(statements))
         else:
             for table in reversed(tables):
                 connection.execute(table.delete())
