@@ -13,18 +13,17 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from flask import url_for
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
-from accounts.models import Membership, Organization, User
+from accounts.models import Membership, Organization
 from core import audit, states
 from core.bounds import plain_decimal
 from core.errors import Conflict, InvalidTransition, NotAllowed, NotFound, ServiceError
 from core.extensions import db
 from core.notifications import notification_kind, notify
 from core.permissions import Actor, OrgKind, Role, scoped
-from delivery import capacity, kpi_facts, policies
+from delivery import capacity, kpi_facts, moves, policies, recipients
 from delivery.capacity import Load, Window
 from delivery.models import ENGAGEMENT_LIFE, Assignment, Engagement, EngagementState, Resource
 from delivery.resources import resources
@@ -116,17 +115,6 @@ def partners() -> list[Organization]:
     )
 
 
-def lock(engagement: Engagement) -> Engagement:
-    """The engagement as it is now, under a row lock, with its assignments."""
-    return db.session.scalar(
-        select(Engagement)
-        .where(Engagement.id == engagement.id)
-        .options(selectinload(Engagement.assignments), joinedload(Engagement.servlet_version))
-        .with_for_update(of=Engagement)
-        .execution_options(populate_existing=True)
-    )
-
-
 def _checked(allocation: Allocation) -> None:
     if allocation.ends_on < allocation.starts_on:
         raise ServiceError("The window ends on or after the day it starts.")
@@ -191,7 +179,7 @@ def allocate(actor: Actor, engagement: Engagement, allocation: Allocation) -> As
     if not policies.allocates(actor):
         raise NotAllowed("You do not have permission to do that.")
     _checked(allocation)
-    engagement = lock(engagement)
+    engagement = moves.lock(engagement)
     _open_for_allocation(engagement)
     if (
         allocation.seen_assignments is not None
@@ -245,26 +233,7 @@ def allocate(actor: Actor, engagement: Engagement, allocation: Allocation) -> As
 
 
 def _link(engagement: Engagement) -> str:
-    try:
-        return url_for("delivery.engagement", engagement_id=engagement.id, _external=True)
-    except RuntimeError:  # no request and no SERVER_NAME: the seed
-        return ""
-
-
-def _partner_managers(partner_id: int) -> list[User]:
-    return list(
-        db.session.scalars(
-            select(User)
-            .join(Membership, Membership.user_id == User.id)
-            .where(
-                Membership.organization_id == partner_id,
-                Membership.role == Role.PARTNER_MANAGER,
-                Membership.active.is_(True),
-                User.active.is_(True),
-            )
-            .order_by(User.id)
-        )
-    )
+    return recipients.link("delivery.engagement", engagement_id=engagement.id)
 
 
 def _tell(
@@ -277,14 +246,14 @@ def _tell(
     when = f"{allocation.starts_on.isoformat()} to {allocation.ends_on.isoformat()}"
     hours = f"{plain_decimal(allocation.planned_hours)} planned hours"
     if resource is not None:
-        recipients = [resource.membership.user]
+        told = [resource.membership.user]
         subject = f"You are on engagement {engagement.reference}"
         body = f"{title}: {when}, {hours}."
     else:
-        recipients = _partner_managers(partner.id)
+        told = recipients.with_roles(partner.id, Role.PARTNER_MANAGER)
         subject = f"Engagement {engagement.reference} is allocated to {partner.name}"
         body = f"{title}: {when}, {hours}. Name one of your consultants to deliver it."
-    for user in recipients:
+    for user in told:
         notify(user, subject, body, _link(engagement), ASSIGNED, vendor_id=engagement.vendor_id)
 
 
@@ -320,7 +289,7 @@ def name_consultant(
 ) -> Assignment:
     """The partner's manager names which of their consultants delivers; the partner's fee
     for the engagement is fixed from that consultant's fee."""
-    engagement = lock(engagement)
+    engagement = moves.lock(engagement)
     assignment = db.session.scalar(
         select(Assignment)
         .where(Assignment.id == partner_assignment(actor, engagement, assignment_id).id)

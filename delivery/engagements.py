@@ -10,10 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import url_for
 from sqlalchemy import select
 
-from accounts.models import Membership, Organization, User
+from accounts.models import Organization
 from catalog.models import ServletVersion
 from core import audit, states
 from core.db import utcnow
@@ -21,6 +20,7 @@ from core.extensions import db
 from core.notifications import notification_kind, notify
 from core.permissions import Role
 from core.sequences import next_number
+from delivery import recipients
 from delivery.calendar import add_business_days, vendor_holidays
 from delivery.models import (
     CLOSED,
@@ -104,27 +104,10 @@ def _tasks(engagement: Engagement, versions: dict[int, ServletVersion]) -> list[
     ]
 
 
-def _engagements_link() -> str:
-    try:
-        return url_for("delivery.engagements", _external=True)
-    except RuntimeError:
-        return ""
-
-
 def _tell_delivery_managers(
     order: Order, created: list[Engagement], versions: dict[int, ServletVersion]
 ) -> None:
-    managers = db.session.scalars(
-        select(User)
-        .join(Membership, Membership.user_id == User.id)
-        .where(
-            Membership.organization_id == order.vendor_id,
-            Membership.role == Role.DELIVERY_MANAGER,
-            Membership.active.is_(True),
-            User.active.is_(True),
-        )
-        .order_by(User.id)
-    )
+    managers = recipients.with_roles(order.vendor_id, Role.DELIVERY_MANAGER)
     customer = db.session.get(Organization, order.customer_id)
     listing = "\n".join(
         f"- {versions[e.servlet_version_id].title} (unit {e.unit}): start by "
@@ -137,7 +120,7 @@ def _tell_delivery_managers(
             manager,
             f"{len(created)} new engagement(s) from {customer.name}",
             body,
-            _engagements_link(),
+            recipients.link("delivery.engagements"),
             ENGAGEMENTS_REQUESTED,
             vendor_id=order.vendor_id,
         )

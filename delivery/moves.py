@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import url_for
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -22,7 +21,7 @@ from core.errors import InvalidTransition, NotAllowed, ServiceError
 from core.extensions import db
 from core.notifications import notification_kind, notify
 from core.permissions import Actor, Role
-from delivery import policies
+from delivery import policies, recipients
 from delivery.models import ENGAGEMENT_LIFE, Assignment, Engagement, EngagementState, Resource
 
 _E = EngagementState
@@ -159,38 +158,12 @@ _CUSTOMER_NEWS = {
 }
 
 
-def _link(engagement: Engagement) -> str:
-    try:
-        return url_for("delivery.engagement", engagement_id=engagement.id, _external=True)
-    except RuntimeError:
-        return ""
-
-
-def _users(*conditions: Any) -> list[User]:
-    return list(
-        db.session.scalars(
-            select(User)
-            .join(Membership, Membership.user_id == User.id)
-            .where(Membership.active.is_(True), User.active.is_(True), *conditions)
-            .distinct()
-            .order_by(User.id)
-        )
-    )
-
-
-def _customer_buyers(engagement: Engagement) -> list[User]:
-    return _users(
-        Membership.organization_id == engagement.customer_id,
-        Membership.role.in_((Role.BUYER, Role.APPROVER)),
-    )
-
-
 def _delivery_team(engagement: Engagement) -> list[User]:
     """The delivery owner and the assigned consultants."""
     assigned = select(Resource.membership_id).join(
         Assignment, Assignment.resource_id == Resource.id
     )
-    return _users(
+    return recipients.users(
         (Membership.id == engagement.owner_id)
         | Membership.id.in_(assigned.where(Assignment.engagement_id == engagement.id))
     )
@@ -198,7 +171,8 @@ def _delivery_team(engagement: Engagement) -> list[User]:
 
 def _tell(users: list[User], engagement: Engagement, subject: str, body: str, kind: str) -> None:
     for user in users:
-        notify(user, subject, body, _link(engagement), kind, vendor_id=engagement.vendor_id)
+        link = recipients.link("delivery.engagement", engagement_id=engagement.id)
+        notify(user, subject, body, link, kind, vendor_id=engagement.vendor_id)
 
 
 @ENGAGEMENT_LIFE.changed.connect
@@ -224,7 +198,7 @@ def _on_move(
         if before is _E.ON_HOLD:
             news = "has resumed"
         _tell(
-            _customer_buyers(engagement),
+            recipients.with_roles(engagement.customer_id, Role.BUYER, Role.APPROVER),
             engagement,
             f"{title} {news.split(':')[0]}",
             f"{title} {news}.{why}",
