@@ -18,6 +18,7 @@ from delivery.models import (
     TimeEntryState,
 )
 from ordering.checkout import above_threshold
+from ordering.models import ORDER_VIEWERS
 
 
 def sees_vendor_side(actor: Actor) -> bool:
@@ -261,3 +262,9 @@ def may_approve_change_order(
     return may_decide_change_order(actor, engagement, change_order) and (
         actor.role is Role.APPROVER or not approver_decides(engagement, change_order)
     )
+
+
+def sees_orders(actor: Actor) -> bool:
+    """Whether the engagement's order may be opened (consultants and partners deliver the
+    work, not the deal: for them the order reference is text, not a link that would 404)."""
+    return actor.role in (*ORDER_VIEWERS, *CUSTOMER_ROLES)

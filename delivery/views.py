@@ -46,6 +46,7 @@ def engagements() -> ResponseReturnValue:
         late=late,
         lates=queries.LATE,
         vendor_view=policies.sees_vendor_side(actor),
+        order_links=policies.sees_orders(actor),
     )
 
 

@@ -166,3 +166,22 @@ def test_the_timeline_merges_updates_and_state_changes_newest_first(client, tena
     assert order == sorted(order)
     assert timeline.index("Workshop booked") < timeline.index("In progress")
     assert timeline.count("Requested") == 1
+
+
+def test_every_order_link_on_the_engagement_and_the_list_opens(client, tenant_a, unscoped):
+    """Those who deliver see the order's reference as text: the order page is not theirs."""
+    with unscoped():
+        engagement_id = factories.working(tenant_a, roles=(Role.CONSULTANT,))
+        order_id = db.session.scalar(
+            select(OrderLine.order_id)
+            .join(Engagement, Engagement.order_line_id == OrderLine.id)
+            .where(Engagement.id == engagement_id)
+        )
+    link = f'href="/orders/{order_id}"'
+    for role in (Role.DELIVERY_MANAGER, Role.FINANCE, Role.BUYER, Role.VIEWER, Role.CONSULTANT):
+        sign_in(client, tenant_a.people[role])
+        pages = [client.get(f"/engagements/{engagement_id}"), client.get("/engagements")]
+        linked = [link in page.data.decode() for page in pages]
+        opens = client.get(f"/orders/{order_id}").status_code == 200
+        assert linked == [opens, opens], role
+        assert opens == (role is not Role.CONSULTANT), role
