@@ -18,11 +18,12 @@ class Bar:
     value: int
     kind: str  # a CSS modifier: ``chart-bar-<kind>`` gives the fill
     y: float
-    width: float  # of the bar, in SVG units; 0 for a zero value
+    width: float  # of the bar, in SVG units; 0 for a zero or negative value
+    shown: str = ""  # the figure as the page states it ("$1,250.00"), when not the plain value
 
     @property
     def text(self) -> str:
-        return f"{self.value:,}"
+        return self.shown or f"{self.value:,}"
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,11 @@ def horizontal_bars(
     value_width: int = 48,
     bar_height: int = 22,
     gap: int = 8,
+    texts: Sequence[str] | None = None,
 ) -> BarChart:
-    """Bars for ``rows`` of (label, value, kind), longest = the largest value."""
+    """Bars for ``rows`` of (label, value, kind), longest = the largest value; ``texts``, when
+    given, are the figures written beside the bars (money as the page formats it). A negative
+    value (a month of more credit than invoicing) draws no bar; its figure still shows."""
     track = width - label_width - value_width
     largest = max((value for _, value, _ in rows), default=0)
     bars = tuple(
@@ -59,7 +63,8 @@ def horizontal_bars(
             value=value,
             kind=kind,
             y=index * (bar_height + gap),
-            width=round(track * value / largest, 1) if largest else 0,
+            width=round(track * value / largest, 1) if largest > 0 and value > 0 else 0,
+            shown=texts[index] if texts is not None else "",
         )
         for index, (label, value, kind) in enumerate(rows)
     )

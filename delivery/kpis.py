@@ -265,8 +265,14 @@ def _price(currency: str) -> sa.ColumnElement[int]:
     )
 
 
+def delivery_cost() -> sa.ColumnElement[int]:
+    """What delivering an engagement cost: its approved time at cost and its partner fees
+    (billing's margin report subtracts the same cost)."""
+    return Engagement.approved_cost_minor + Engagement.partner_fee_minor
+
+
 def _margin(price: sa.ColumnElement[int]) -> sa.ColumnElement[int]:
-    return price - Engagement.approved_cost_minor - Engagement.partner_fee_minor
+    return price - delivery_cost()
 
 
 CYCLE_DAYS = days_between(Engagement.started_at, Engagement.delivered_at)
@@ -494,6 +500,11 @@ def dashboard(vendor_id: int, period: Period, group_by: GroupBy) -> Dashboard:
         _total(whole, currency, people),
         _rows(group_by, groups, currency, people),
     )
+
+
+def servlet_names(keys: Iterable[int]) -> dict[int, str]:
+    """Each servlet's name: the title of its latest version."""
+    return _names(GroupBy.SERVLET, keys)
 
 
 def _names(group_by: GroupBy, keys: Iterable[int]) -> dict[int, str]:

@@ -403,6 +403,9 @@ def _record_refund(payment_id: int, charge: dict[str, Any]) -> str:
         changes={"refunded_minor": [before, refunded], "charge": charge["id"]},
     )
     _tell_refunded(payment, refunded - before)
+    signals.card_payment_refunded.send(
+        payment, amount_minor=refunded - before, refunded_minor=refunded
+    )
     db.session.commit()
     return f"payment {payment.id}: {payment.refunded} refunded"
 

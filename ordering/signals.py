@@ -6,6 +6,9 @@ the session commits, or rolls back, with the order change itself.
   engagements.
 - ``order_cancelled``: sender is the cancelled ``Order``; keyword ``reason``. Delivery cancels
   the engagements; card payments are refunded here by the payments code.
+- ``card_payment_refunded``: sender is the ``CardPayment`` (locked) whose refunded amount
+  Stripe reported grew; keywords ``amount_minor`` (newly refunded) and ``refunded_minor``
+  (refunded so far). Billing records the refund against the invoice the payment paid.
 - ``delivery_started``: a question, not an event. Receivers return ``True`` when delivery of
   the order has started, which ends the customer's right to cancel.
 """
@@ -19,3 +22,4 @@ _signals = Namespace()
 order_confirmed = _signals.signal("order-confirmed")
 order_cancelled = _signals.signal("order-cancelled")
 delivery_started = _signals.signal("order-delivery-started")
+card_payment_refunded = _signals.signal("card-payment-refunded")

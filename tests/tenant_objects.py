@@ -13,11 +13,13 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
+from billing.models import Invoice, InvoiceLine
 from core.extensions import db
 from core.notifications import Notification
 from core.permissions import Role
 from delivery import change_orders
 from delivery.models import Assignment, Engagement, EngagementState, Holiday, TimeOff
+from tests.billing import factories as billing_factories
 from tests.catalog import factories as catalog_factories
 from tests.delivery import factories as delivery_factories
 from tests.factories import Tenant
@@ -101,6 +103,23 @@ def _change_order(tenant: Tenant) -> int:
     ).id
 
 
+def _invoice(tenant: Tenant) -> int:
+    """The tenant's first invoice (one is issued to its customer when it has none): a route
+    that takes an invoice and a line of it gets both of the same invoice."""
+    first = db.session.scalar(
+        select(Invoice.id).where(Invoice.vendor_id == tenant.vendor_id).order_by(Invoice.id)
+    )
+    return first if first is not None else billing_factories.issued(tenant)
+
+
+def _invoice_line(tenant: Tenant) -> int:
+    return db.session.scalar(
+        select(InvoiceLine.id)
+        .where(InvoiceLine.invoice_id == _invoice(tenant))
+        .order_by(InvoiceLine.id)
+    )
+
+
 ID_BUILDERS: dict[str, Callable[[Tenant], int]] = {
     "membership_id": lambda tenant: tenant.people[Role.CSM].membership_id,
     "organization_id": lambda tenant: tenant.customer_id,
@@ -119,4 +138,9 @@ ID_BUILDERS: dict[str, Callable[[Tenant], int]] = {
     "deliverable_file_id": delivery_factories.deliverable_file,
     "time_entry_id": delivery_factories.time_entry,
     "change_order_id": _change_order,
+    "invoice_id": _invoice,
+    "invoice_line_id": _invoice_line,
+    "payout_id": billing_factories.payout,
+    "payment_id": billing_factories.bank_payment,
+    "credit_note_id": billing_factories.credit_note,
 }

@@ -10,6 +10,7 @@ from html import unescape
 from sqlalchemy import func, select
 
 from accounts.models import Organization, User
+from billing.models import OPEN_STATES, CreditEntry, Invoice, InvoiceState
 from catalog.models import Recommendation, RecommendationState
 from core.db import utcnow
 from core.demo import run_seeders
@@ -96,6 +97,26 @@ def test_each_roles_home_shows_the_figures_of_the_database(app, client, unscoped
         submitted = count(
             TimeEntry.vendor_id == blue.vendor_id, TimeEntry.state == TimeEntryState.SUBMITTED
         )
+        late_invoices = count(
+            Invoice.vendor_id == blue.vendor_id,
+            Invoice.state.in_(OPEN_STATES),
+            Invoice.due_on < today,
+        )
+        draft_invoices = count(
+            Invoice.vendor_id == blue.vendor_id, Invoice.state == InvoiceState.DRAFT
+        )
+        paid_in_part = count(
+            Invoice.vendor_id == blue.vendor_id, Invoice.state == InvoiceState.PARTIALLY_PAID
+        )
+        holding_credit = db.session.scalar(
+            select(func.count()).select_from(
+                select(CreditEntry.customer_id)
+                .where(CreditEntry.vendor_id == blue.vendor_id)
+                .group_by(CreditEntry.customer_id)
+                .having(func.sum(CreditEntry.amount_minor) > 0)
+                .subquery()
+            )
+        )
     assert all([waiting_approval, open_orders, credits, running, open_recommendations, requested])
     assert all([not_started, submitted])  # the demo holds late work and time to approve
 
@@ -124,7 +145,17 @@ def test_each_roles_home_shows_the_figures_of_the_database(app, client, unscoped
     assert figures(panel(manager, "time-approvals"))["Entries waiting"] == str(submitted)
     assert not says_nothing_waits(panel(manager, "time-approvals"))
 
-    payments = panel(home_of(client, "finance@northwind.example"), "payments")
+    finance = home_of(client, "finance@northwind.example")
+    payments = panel(finance, "payments")
     assert figures(payments)["Orders awaiting payment"] == str(awaiting_payment)
     assert figures(payments)["Refunds not yet received"] == str(refunds)
     assert says_nothing_waits(payments) == (awaiting_payment == 0)
+    overdue = panel(finance, "overdue")
+    assert figures(overdue)["Invoices overdue"] == str(late_invoices)
+    assert says_nothing_waits(overdue) == (late_invoices == 0)
+    drafts = panel(finance, "drafts")
+    assert figures(drafts)["Drafts to issue"] == str(draft_invoices)
+    assert says_nothing_waits(drafts) == (draft_invoices == 0)
+    to_match = panel(finance, "to-match")
+    assert figures(to_match)["Invoices paid in part"] == str(paid_in_part)
+    assert says_nothing_waits(to_match) == (paid_in_part == 0 and not holding_credit)

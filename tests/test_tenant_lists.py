@@ -10,7 +10,8 @@ The pages come from the app's URL map, so a new list or export is covered the da
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
+from decimal import Decimal
 from itertools import product
 
 import pytest
@@ -19,18 +20,22 @@ from sqlalchemy import select
 from werkzeug.routing import AnyConverter, Rule
 
 from accounts.models import Organization, User
+from billing import invoices
+from billing.models import Payout, PayoutLine, PayoutState
 from core import audit
 from core.app import create_app
 from core.db import utcnow
 from core.extensions import db
 from core.mail import send_mail
-from core.permissions import PARTNER_ROLES, Role
-from delivery.models import Engagement
+from core.money import Money
+from core.permissions import PARTNER_ROLES, OrgKind, Role
+from delivery.models import Assignment, Engagement
 from ordering import entitlements
 from ordering.models import Order, OrderLine
+from tests.billing import factories as billing_factories
 from tests.catalog import factories as catalog_factories
 from tests.conftest import TEST_CONFIG, sign_in
-from tests.factories import Person, Tenant
+from tests.factories import Person, Tenant, organization
 from tests.ordering import factories as ordering_factories
 
 # Pages without an object that show nobody's data, or that a signed-in person has no use for.
@@ -85,6 +90,16 @@ QUERIES: dict[str, list[str]] = {
     "delivery.engagements": ["state=requested"],
     "delivery.export_engagements": ["state=requested"],
     "core.outbox": ["page=1"],
+    "billing.invoices": ["customer={customer}", "state=issued", "state=draft", "number=INV"],
+    "billing.export_invoices": ["customer={customer}", "state=overdue", "number=INV"],
+    "billing.credit_notes": ["customer={customer}"],
+    "billing.export_credit_notes": ["customer={customer}"],
+    "billing.payouts": ["partner={partner}", "state=approved", "from=2026-01-01&to=2026-01-31"],
+    "billing.export_payouts": ["partner={partner}", "state=approved", "from=2026-01-01"],
+    "billing.revenue_report": ["period=custom&start=2020-01-01&end=2022-12-31", "period=year"],
+    "billing.export_revenue": ["period=last_year", "period=custom&start=2026-01-01&end=2026-12-31"],
+    "billing.margin_report": ["period=year", "period=custom&start=2025-01-01&end=2027-12-31"],
+    "billing.export_margins": ["period=year", "period=quarter"],
 }
 
 
@@ -126,6 +141,9 @@ def plant(tenant: Tenant) -> Planted:
         object_id=tenant.customer_id,
         changes={"remark": "Wallaby audit remark"},
     )
+    _invoice(tenant, "PO-QUOLL-INVOICE-77")
+    billing_factories.credit_note(tenant, "Potoroo credit note reason")
+    partner_id = _payout(tenant, engagement, "Bettong Partners Pty")
     send_mail(buyer.email, "Cassowary mail subject", "Cassowary body", vendor_id=tenant.vendor_id)
     send_mail(buyer.email, "Emu reset link", "Emu body without a tenant")
     db.session.commit()
@@ -135,6 +153,7 @@ def plant(tenant: Tenant) -> Planted:
             "servlet": servlet_id,
             "catalog": catalog_id,
             "order": order_id,
+            "partner": partner_id,
         },
         markers=[
             "Quokka Holdings Ltd",
@@ -152,6 +171,9 @@ def plant(tenant: Tenant) -> Planted:
             "Wallaby audit remark",
             "Cassowary mail subject",
             "Emu reset link",
+            "PO-QUOLL-INVOICE-77",
+            "Potoroo credit note reason",
+            "Bettong Partners Pty",
         ],
     )
 
@@ -170,6 +192,58 @@ def _grant(tenant: Tenant, servlet_id: int, note: str) -> None:
             note=note,
         ),
     )
+
+
+def _invoice(tenant: Tenant, po_number: str) -> None:
+    """An issued invoice to the customer, and a draft: a customer never sees the draft."""
+    finance = ordering_factories.actor(tenant, Role.FINANCE)
+    for state in ("issued", "draft"):
+        draft = invoices.draft_for(finance, tenant.customer_id)
+        invoices.update_draft(finance, draft, po_number=po_number, notes="", terms_days=30)
+        invoices.add_line(finance, draft, "Quokka invoice line", 1, Money(12_500, "USD"))
+        if state == "issued":
+            invoices.issue(finance, draft)
+
+
+def _payout(tenant: Tenant, engagement: Engagement, partner_name: str) -> int:
+    """An approved payout statement of another partner of the vendor for the customer's
+    engagement (rows written directly): A's own partner must not see it either."""
+    partner = organization(partner_name, OrgKind.PARTNER, tenant.vendor_id)
+    assignment = Assignment(
+        vendor_id=tenant.vendor_id,
+        engagement_id=engagement.id,
+        partner_id=partner.id,
+        starts_on=date(2026, 1, 5),
+        ends_on=date(2026, 1, 16),
+        planned_hours=Decimal(8),
+        partner_fee_minor=70_000,
+        assigned_by_id=tenant.people[Role.DELIVERY_MANAGER].membership_id,
+    )
+    db.session.add(assignment)
+    db.session.flush()
+    payout = Payout(
+        vendor_id=tenant.vendor_id,
+        partner_id=partner.id,
+        period_start=date(2026, 1, 1),
+        period_end=date(2026, 1, 31),
+        state=PayoutState.APPROVED,
+        currency="USD",
+        total_minor=70_000,
+        lines=[
+            PayoutLine(
+                vendor_id=tenant.vendor_id,
+                assignment_id=assignment.id,
+                engagement_id=engagement.id,
+                description=f"{engagement.reference} · Numbat Servlet Review for Quokka",
+                accepted_on=date(2026, 1, 20),
+                fee_minor=70_000,
+                currency="USD",
+            )
+        ],
+    )
+    db.session.add(payout)
+    db.session.commit()
+    return partner.id
 
 
 def outsiders(tenant_a: Tenant, tenant_b: Tenant) -> list[Person]:
