@@ -9,6 +9,7 @@ bp = Blueprint("billing", __name__)
 
 # The modules that declare something for the app; see core.wiring.
 MODULES = (
+    "seed",
     "charges",
     "documents",
     "document_views",

@@ -6,6 +6,17 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from accounts.models import Organization, User
+from billing.models import (
+    CreditEntry,
+    CreditNote,
+    DunningReminder,
+    Invoice,
+    InvoiceState,
+    Payment,
+    PaymentMethod,
+    Payout,
+    PayoutState,
+)
 from catalog.models import (
     Catalog,
     LifecycleStage,
@@ -15,6 +26,7 @@ from catalog.models import (
     ServletVersion,
     VersionState,
 )
+from core.db import utcnow
 from core.demo import run_seeders
 from core.extensions import db
 from core.permissions import OrgKind, Role
@@ -31,6 +43,7 @@ def test_the_demo_holds_together(app, unscoped):
         assert len(vendors) == 2
         for vendor in vendors:
             catalog_worth_browsing(vendor)
+            books_show_every_case(vendor)
         completed_orders_were_delivered()
         recommendations_expire_after_they_were_sent()
         people_have_names_and_references_count_per_vendor()
@@ -55,6 +68,35 @@ def catalog_worth_browsing(vendor: Organization) -> None:
     assert {v.stage for v in published} == set(LifecycleStage), vendor.name
     assert 2 <= len(catalogs) <= 3, vendor.name
     assert states == set(RecommendationState), vendor.name
+
+
+def books_show_every_case(vendor: Organization) -> None:
+    """Invoices in every state, payments of both kinds and a partial one, a credit note, an
+    overdue invoice with its three reminders, customer credit, an approved payout."""
+    invoices = db.session.scalars(select(Invoice).where(Invoice.vendor_id == vendor.id)).all()
+    payments = db.session.scalars(select(Payment).where(Payment.vendor_id == vendor.id)).all()
+    today = utcnow().date()
+    overdue = [invoice for invoice in invoices if invoice.overdue_on(today)]
+    reminded = set(
+        db.session.scalars(
+            select(DunningReminder.days_overdue).where(
+                DunningReminder.invoice_id.in_([invoice.id for invoice in overdue])
+            )
+        )
+    )
+    assert {invoice.state for invoice in invoices} == set(InvoiceState), vendor.name
+    assert {payment.method for payment in payments} >= {
+        PaymentMethod.BANK_TRANSFER,
+        PaymentMethod.CARD,
+    }, vendor.name
+    assert any(i.state is InvoiceState.PARTIALLY_PAID for i in overdue), vendor.name
+    assert reminded == {1, 7, 14}, vendor.name
+    assert db.session.scalar(select(CreditNote.id).where(CreditNote.vendor_id == vendor.id))
+    assert db.session.scalar(select(CreditEntry.id).where(CreditEntry.vendor_id == vendor.id))
+    assert db.session.scalar(
+        select(Payout.id).where(Payout.vendor_id == vendor.id, Payout.state == PayoutState.APPROVED)
+    ), vendor.name
+    assert all(invoice.issued_on <= today for invoice in invoices if invoice.issued_on)
 
 
 def completed_orders_were_delivered() -> None:
