@@ -50,3 +50,25 @@ def test_the_sanitiser_keeps_only_the_allowed_attributes():
 def test_an_empty_description_shows_nothing():
     assert render_markdown(None) == ""
     assert render_markdown("") == ""
+
+
+def test_every_kind_of_formatting_a_vendor_writes_comes_out_as_written():
+    html = render_markdown(
+        "# One\n\n## Two\n\n### Three\n\n#### Four\n\n##### Five\n\n###### Six\n\n"
+        "First line  \nsecond line with **bold**, *stress* and `code`\n\n---\n\n"
+        "```\nrun()\n```\n\n- a\n- b\n\n| Step | Days |\n|---|---|\n| Setup | 2 |"
+    )
+    assert html == (
+        "<h1>One</h1>\n<h2>Two</h2>\n<h3>Three</h3>\n<h4>Four</h4>\n<h5>Five</h5>\n"
+        "<h6>Six</h6>\n<p>First line<br>\nsecond line with <strong>bold</strong>, "
+        "<em>stress</em> and <code>code</code></p>\n<hr>\n<pre><code>run()\n</code></pre>\n"
+        "<ul>\n<li>a</li>\n<li>b</li>\n</ul>\n<table>\n<thead>\n<tr>\n<th>Step</th>\n"
+        "<th>Days</th>\n</tr>\n</thead>\n<tbody>\n<tr>\n<td>Setup</td>\n<td>2</td>\n</tr>\n"
+        "</tbody>\n</table>\n"
+    )
+
+
+def test_a_header_cell_keeps_its_alignment():
+    assert sanitise('<table><tr><th align="center" width="3">Days</th></tr></table>') == (
+        '<table><tbody><tr><th align="center">Days</th></tr></tbody></table>'
+    )

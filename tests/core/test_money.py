@@ -25,6 +25,13 @@ def test_floats_are_refused():
         Money(100, "USD") * 1.5  # type: ignore[operator]
 
 
+def test_a_yes_or_no_is_not_a_quantity():
+    with pytest.raises(TypeError, match="multiply Money by an integer"):
+        Money(100, "USD") * True
+    with pytest.raises(TypeError, match=r"Money\.amount is an integer"):
+        Money(True, "USD")
+
+
 def test_parse_accepts_the_currency_precision_and_refuses_more():
     assert Money.parse("1234.50", "USD") == Money(123450, "USD")
     assert Money.parse("1,000", "JPY") == Money(1000, "JPY")
@@ -98,3 +105,31 @@ def test_to_decimal_reads_minor_units_in_the_currencys_precision():
     assert Money(123456, "USD").to_decimal() == Decimal("1234.56")
     assert Money(5000, "JPY").to_decimal() == Decimal("5000")
     assert Money(1, "BHD").to_decimal() == Decimal("0.001")
+
+
+def refusal(text: str, currency: str = "USD") -> str:
+    """The message a person reads under the amount field they filled in."""
+    with pytest.raises(ValueError, match="amount") as refused:
+        Money.parse(text, currency)
+    return str(refused.value)
+
+
+def test_a_refused_amount_is_explained_in_words_a_person_can_act_on():
+    assert refusal("10.005", "EUR") == "EUR amounts have at most 2 decimals"
+    assert refusal("10.5", "JPY") == "JPY amounts have at most 0 decimals"
+    assert refusal(" ten ") == "“ten” is not an amount"
+    assert refusal(" 1" + "0" * 15 + " ") == "“1000000000000000” is too large an amount"
+
+
+def test_a_refused_amount_is_quoted_up_to_its_first_40_characters():
+    thousands = "1" + ",000" * 10  # 41 characters, 31 digits
+    assert refusal(thousands) == f"“{thousands[:40]}” is too large an amount"
+    assert refusal("x" * 41) == f"“{'x' * 40}” is not an amount"
+
+
+def test_only_zero_counts_as_nothing():
+    assert [bool(Money(0, "USD")), bool(Money(1, "USD")), bool(Money(-1, "USD"))] == [
+        False,
+        True,
+        True,
+    ]

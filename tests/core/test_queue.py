@@ -159,3 +159,28 @@ def test_a_finished_row_keeps_the_outcome_it_was_given(app, unscoped):
         claims.finished(event, outcome="payment 1: refund recorded")
         db.session.commit()
         assert db.session.scalar(select(StripeEvent.outcome)) == "payment 1: refund recorded"
+
+
+def test_a_job_no_one_here_performs_waits_untouched_for_a_process_that_does(app, unscoped, probe):
+    with unscoped():
+        enqueue("probe", "probe-elsewhere", vendor_id=None)
+        db.session.commit()
+        performer = queue._performers.pop("probe")
+        try:
+            assert run_queued() == 0
+        finally:
+            queue._performers["probe"] = performer
+        job = db.session.scalar(select(QueuedJob))
+        assert (job.attempts, job.claim_token, job.last_error) == (0, None, None)
+        assert run_queued() == 1
+    assert probe == [({}, False)]
+
+
+def test_a_row_due_this_very_moment_is_claimed(app, unscoped, probe, monkeypatch):
+    now = utcnow()
+    monkeypatch.setattr(claims, "utcnow", lambda: now)
+    with unscoped():
+        [job_id] = jobs(1)
+        db.session.get(QueuedJob, job_id).due_at = now
+        db.session.commit()
+        assert [row.id for row in claims.claim(QueuedJob)] == [job_id]

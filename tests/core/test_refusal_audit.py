@@ -8,7 +8,7 @@ from sqlalchemy import select
 from accounts.models import Membership
 from core.audit import AuditEvent
 from core.extensions import db
-from core.permissions import OrgKind, Role
+from core.permissions import OrgKind, Role, _object_in_route
 from tests import factories
 from tests.conftest import sign_in
 from tests.tenant_objects import ID_BUILDERS
@@ -126,3 +126,10 @@ def test_a_user_without_memberships_is_recorded_under_no_tenant(client, app, uns
         db.session.commit()
     client.post("/sign-in", data={"email": person.email, "password": "guess"})
     assert events(unscoped, "user.sign_in_failed") == [(None, "user", person.user_id)]
+
+
+def test_a_refusal_is_recorded_against_the_first_route_argument_naming_a_tenants_object(app):
+    assert _object_in_route({"page": 2, "order_id": 5, "servlet_id": 6}) == ("order", 5)
+    assert _object_in_route({"order": 5}) is None  # not an id of a table
+    assert _object_in_route({"order_id": "ORD-5"}) is None  # not an id
+    assert _object_in_route({"user_id": 5}) is None  # a table, not a tenant's

@@ -10,6 +10,7 @@ and a terminal state stays terminal.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from itertools import product
 from typing import Any
 
@@ -19,10 +20,11 @@ from sqlalchemy import select
 from catalog.models import RecommendationState as R
 from catalog.recommendations import RECOMMENDATION_LIFE
 from core.audit import AuditEvent
+from core.db import utcnow
 from core.errors import InvalidTransition, NotAllowed
 from core.extensions import db
 from core.permissions import Role
-from core.states import SYSTEM, StateMachine, transition
+from core.states import SYSTEM, StateMachine, begin, transition
 from delivery.models import ENGAGEMENT_LIFE
 from delivery.models import EngagementState as E
 from ordering.models import OrderState as O
@@ -181,3 +183,72 @@ def test_a_refused_move_names_the_object_and_both_states(app, unscoped):
             transition(CARD_PAYMENT_LIFE, Thing(P.PAID), P.OPEN, None)
     assert named.value.message == "Card payment ORD-0042 is paid; it cannot become open."
     assert unnamed.value.message == "This card payment is paid; it cannot become open."
+
+
+@pytest.mark.parametrize("name", EXPECTED)
+def test_a_page_asking_who_may_make_a_move_gets_the_tables_answer(name):
+    machine, moves, _ = EXPECTED[name]
+    for before, to, mover in product(machine.states, machine.states, MOVERS):
+        expected = mover in moves.get((before, to), set())
+        assert machine.can(actor_for(mover), before, to) is expected, (before, to, mover)
+
+
+# A machine of the tests' own: its signal has no receivers but the tests'.
+DEMO_LIFE = StateMachine(
+    "order",
+    O,
+    initial=frozenset({O.AWAITING_APPROVAL, O.CONFIRMED}),
+    moves={
+        (O.AWAITING_APPROVAL, O.CONFIRMED): frozenset({Role.APPROVER}),
+        (O.CONFIRMED, O.CANCELLED): frozenset({Role.ADMIN, SYSTEM}),
+    },
+    stamps={O.CONFIRMED: "confirmed_at", O.CANCELLED: "cancelled_at"},
+)
+
+
+@dataclass
+class Stamped(Thing):
+    confirmed_at: datetime | None = None
+    cancelled_at: datetime | None = None
+
+
+def test_a_new_object_starts_only_in_an_initial_state_stamped_when_the_state_says_so():
+    waiting, confirmed = Stamped(None), Stamped(None)
+    before = utcnow()
+    begin(DEMO_LIFE, waiting, O.AWAITING_APPROVAL)
+    begin(DEMO_LIFE, confirmed, O.CONFIRMED)
+    assert (waiting.state, waiting.confirmed_at) == (O.AWAITING_APPROVAL, None)
+    assert confirmed.state == O.CONFIRMED
+    assert before <= confirmed.confirmed_at <= utcnow()
+    with pytest.raises(InvalidTransition) as refused:
+        begin(DEMO_LIFE, Stamped(None), O.CANCELLED)
+    assert refused.value.message == "A new order cannot start cancelled."
+
+
+def test_a_move_stamps_its_time_tells_the_receivers_and_refuses_others_politely(app, unscoped):
+    heard = []
+
+    def receiver(obj, **kwargs):
+        heard.append((obj, kwargs))
+
+    thing, approver = Stamped(O.AWAITING_APPROVAL), Someone(Role.APPROVER)
+    with unscoped(), DEMO_LIFE.changed.connected_to(receiver):
+        with pytest.raises(NotAllowed) as refused:
+            transition(DEMO_LIFE, thing, O.CONFIRMED, Someone(Role.BUYER))
+        before = utcnow()
+        transition(DEMO_LIFE, thing, O.CONFIRMED, approver, "Within budget")
+        db.session.rollback()
+    assert refused.value.message == "You do not have permission to do that."
+    assert before <= thing.confirmed_at <= utcnow()
+    assert thing.cancelled_at is None
+    assert heard == [
+        (
+            thing,
+            {
+                "before": O.AWAITING_APPROVAL,
+                "to": O.CONFIRMED,
+                "actor": approver,
+                "reason": "Within budget",
+            },
+        )
+    ]

@@ -328,3 +328,33 @@ def test_each_customer_sees_its_own_credits_and_the_vendor_everyones_latest_expi
     page = client.get("/entitlements").data.decode()
     assert "Soon plan" in page
     assert "Neighbour plan" in page
+
+
+def test_credits_granted_for_one_servlet_are_for_that_servlet_and_audited_with_it(
+    app, tenant_a, unscoped
+):
+    with unscoped():
+        servlet_id = factories.offered_servlet(tenant_a)
+        granted = entitlements.grant_entitlement(
+            factories.actor(tenant_a, Role.ADMIN),
+            grant_of(tenant_a, servlet_id=servlet_id, kind=None),
+        )
+        entitlement = db.session.get(Entitlement, granted.id)
+        changes = db.session.scalar(
+            select(AuditEvent.changes).where(AuditEvent.action == "entitlement.granted")
+        )
+    assert (entitlement.servlet_id, entitlement.kind) == (servlet_id, None)
+    assert (changes["servlet_id"], changes["kind"]) == (servlet_id, None)
+
+
+def test_a_line_is_paid_from_credits_partly_used_before_and_then_from_the_next_grant(
+    app, tenant_a, unscoped
+):
+    with unscoped():
+        soon = factories.credits(tenant_a, quantity=3, valid_until=utcnow().date())
+        later = factories.credits(tenant_a, quantity=5)
+        db.session.get(Entitlement, soon).used = 1
+        db.session.commit()
+        factories.cart_line(tenant_a, quantity=3)
+        factories.place(tenant_a, route=PaymentRoute.ENTITLEMENT)
+    assert (remaining(unscoped, soon), remaining(unscoped, later)) == (0, 4)
