@@ -197,28 +197,31 @@ def _link(endpoint: str, **values: Any) -> str:
     return recipients.link(endpoint, **values)
 
 
+def _seller_name(invoice: Invoice) -> str:
+    return invoice.seller.get("legal_name") or invoice.seller.get("name", "")
+
+
+def _mail_body(online: str, *news: str) -> str:
+    """The mail a document is sent with: the news, then its page when that exists."""
+    parts = ("Hello,", *news, f"View it online: {online}" if online else "", "Thank you.")
+    return "\n\n".join(part for part in parts if part)
+
+
 def _prepare_invoice(invoice_id: int) -> Prepared | None:
     invoice = load_invoice(invoice_id)
     if invoice is None or invoice.state is InvoiceState.DRAFT:
         return None
-    seller = invoice.seller.get("legal_name") or invoice.seller.get("name", "")
+    seller = _seller_name(invoice)
     if invoice.state is InvoiceState.PAID:
         owed = "It is paid in full: keep it for your records."
     else:
         due = date_filter(invoice.due_on)
         owed = f"Please pay {invoice.balance} by {due}, quoting {invoice.number}."
-    online = _link("billing.invoice", invoice_id=invoice.id)
-    body = "\n\n".join(
-        part
-        for part in (
-            "Hello,",
-            f"{seller} has issued invoice {invoice.number} of {date_filter(invoice.issued_on)} "
-            f"for {invoice.total}; the PDF is attached.",
-            owed,
-            f"View it online: {online}" if online else "",
-            "Thank you.",
-        )
-        if part
+    body = _mail_body(
+        _link("billing.invoice", invoice_id=invoice.id),
+        f"{seller} has issued invoice {invoice.number} of {date_filter(invoice.issued_on)} "
+        f"for {invoice.total}; the PDF is attached.",
+        owed,
     )
     return Prepared(
         vendor_id=invoice.vendor_id,
@@ -235,18 +238,11 @@ def _prepare_credit_note(credit_note_id: int) -> Prepared | None:
     if note is None:
         return None
     invoice = note.invoice
-    seller = invoice.seller.get("legal_name") or invoice.seller.get("name", "")
-    online = _link("billing.credit_note", credit_note_id=note.id)
-    body = "\n\n".join(
-        part
-        for part in (
-            "Hello,",
-            f"{seller} has issued credit note {note.number} of {date_filter(note.issued_on)} "
-            f"for {note.total}, crediting invoice {invoice.number}; the PDF is attached.",
-            f"View it online: {online}" if online else "",
-            "Thank you.",
-        )
-        if part
+    seller = _seller_name(invoice)
+    body = _mail_body(
+        _link("billing.credit_note", credit_note_id=note.id),
+        f"{seller} has issued credit note {note.number} of {date_filter(note.issued_on)} "
+        f"for {note.total}, crediting invoice {invoice.number}; the PDF is attached.",
     )
     return Prepared(
         vendor_id=note.vendor_id,

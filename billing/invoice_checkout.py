@@ -14,17 +14,17 @@ it on the invoice page.
 from __future__ import annotations
 
 from contextlib import suppress
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, NamedTuple
 
-from flask import current_app, url_for
+from flask import url_for
 from sqlalchemy import select
 
 from accounts.models import User
 from billing import invoices, payments, policies, refunds
-from billing.models import OPEN_STATES, Invoice, InvoiceCheckout, Payment, PaymentMethod
+from billing.models import OPEN_STATES, Invoice, InvoiceCheckout, Payment
 from core import audit, queue, stripe_gateway, stripe_webhooks
-from core.db import insert_for, utcnow
+from core.db import utcnow
 from core.errors import InvalidTransition, NotAllowed, ServiceError
 from core.extensions import db
 from core.money import Money
@@ -49,16 +49,6 @@ def checkouts_of(invoice_id: int) -> list[InvoiceCheckout]:
             .order_by(InvoiceCheckout.attempt)
         )
     )
-
-
-def _timestamp(value: Any) -> datetime | None:
-    return datetime.fromtimestamp(value, UTC) if isinstance(value, int) else None
-
-
-def _id(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    return value.get("id")
 
 
 # --- opening a session -------------------------------------------------------------------
@@ -135,7 +125,7 @@ def _record_session(
         currency=owed.currency,
         checkout_session_id=session["id"],
         checkout_url=session.get("url") or "",
-        expires_at=_timestamp(session.get("expires_at")),
+        expires_at=stripe_gateway.timestamp(session.get("expires_at")),
         started_by_id=actor.user_id,
     )
     db.session.add(checkout)
@@ -218,18 +208,6 @@ class _Found(NamedTuple):
     invoice_id: int
 
 
-def _ignored(why: str, vendor_id: int | None = None, **details: Any) -> str:
-    current_app.logger.warning("Stripe event ignored: %s %s", why, details)
-    audit.record(
-        "stripe.event_ignored",
-        object_type="stripe_event",
-        vendor_id=vendor_id,
-        changes={"why": why, **details},
-    )
-    db.session.commit()
-    return f"ignored: {why}"
-
-
 def sync_invoice_session(session_id: str) -> str:
     """Re-read one Checkout Session of an invoice from Stripe and record its payment once."""
     with all_tenants():
@@ -240,22 +218,24 @@ def sync_invoice_session(session_id: str) -> str:
         ).first()
     db.session.commit()  # no transaction stays open while Stripe is asked
     if row is None:
-        return _ignored("no invoice payment of ours for this session", session=session_id)
+        return stripe_webhooks.ignored(
+            "no invoice payment of ours for this session", session=session_id
+        )
     found = _Found(*row)
     try:
         session = stripe_gateway.retrieve_checkout_session(session_id)
     except PaymentProviderRefused:
-        return _ignored("Stripe does not know this session", found.vendor_id, session=session_id)
-    metadata = session.get("metadata") or {}
-    if (metadata.get("invoice_id"), metadata.get("vendor_id")) != (
-        str(found.invoice_id),
-        str(found.vendor_id),
+        return stripe_webhooks.ignored(
+            "Stripe does not know this session", found.vendor_id, session=session_id
+        )
+    if not stripe_gateway.names_ours(
+        session, invoice_id=found.invoice_id, vendor_id=found.vendor_id
     ):
-        return _ignored(
+        return stripe_webhooks.ignored(
             "session belongs to another invoice",
             found.vendor_id,
             session=session_id,
-            metadata=dict(metadata),
+            metadata=dict(session.get("metadata") or {}),
         )
     if session.get("payment_status") != "paid":
         return f"invoice session {session_id}: {session.get('status')}, not paid"
@@ -263,48 +243,23 @@ def sync_invoice_session(session_id: str) -> str:
         return _record_paid(found, session)
 
 
-def _asked(session: dict[str, Any], checkout: InvoiceCheckout) -> bool:
-    paid = session.get("amount_total")
-    return (
-        type(paid) is int
-        and paid == checkout.amount_minor
-        and str(session.get("currency", "")).upper() == checkout.currency
-    )
-
-
 def _record_paid(found: _Found, session: dict[str, Any]) -> str:
     invoice = invoices.lock(db.session.get(Invoice, found.invoice_id))
     checkout = db.session.get(InvoiceCheckout, found.checkout_id)
-    if not _asked(session, checkout):
+    if not stripe_gateway.pays_exactly(session, checkout.amount):
         return _hold_mismatch(invoice, checkout, session)
-    table = Payment.__table__
-    payment_id = db.session.execute(
-        insert_for(db.session, table)
-        .values(
-            vendor_id=invoice.vendor_id,
-            invoice_id=invoice.id,
-            customer_id=invoice.customer_id,
-            method=PaymentMethod.CARD,
-            amount_minor=checkout.amount_minor,
-            applied_minor=0,
-            refunded_minor=0,
-            currency=checkout.currency,
-            received_on=utcnow().date(),
-            reference=_id(session.get("payment_intent")) or session["id"],
-            checkout_session_id=session["id"],
-            payment_intent_id=_id(session.get("payment_intent")),
-            recorded_by_id=None,
-            created_at=utcnow(),
-        )
-        .on_conflict_do_nothing(index_elements=["checkout_session_id"])
-        .returning(table.c.id)
-    ).scalar()
-    if payment_id is None:
-        db.session.commit()
-        return f"invoice {invoice.reference}: payment already recorded"
-    payment = db.session.get(Payment, payment_id)
-    payments.apply_payment(invoice, payment)
+    intent_id = stripe_gateway.object_id(session.get("payment_intent"))
+    payment = payments.record_card_payment(
+        invoice,
+        checkout.amount,
+        utcnow().date(),
+        reference=intent_id or session["id"],
+        payment_intent_id=intent_id,
+        checkout_session_id=session["id"],
+    )
     db.session.commit()
+    if payment is None:
+        return f"invoice {invoice.reference}: payment already recorded"
     outcome = f"invoice {invoice.reference}: {payment.amount} paid"
     if payment.applied_minor < payment.amount_minor:
         outcome += f", {Money(payment.amount_minor - payment.applied_minor, payment.currency)}"
@@ -363,7 +318,7 @@ def sync_charge(charge_id: str) -> str:
         charge = stripe_gateway.retrieve_charge(charge_id)
     except PaymentProviderRefused:
         return "ignored: Stripe does not know this charge"
-    intent_id = _id(charge.get("payment_intent"))
+    intent_id = stripe_gateway.object_id(charge.get("payment_intent"))
     if intent_id is None:
         return "ignored: charge without a payment intent"
     with all_tenants():
@@ -379,8 +334,8 @@ def sync_charge(charge_id: str) -> str:
         return "ignored: no invoice payment for this charge"
     payment_id, vendor_id, currency, amount_minor = row
     if str(charge.get("currency", "")).upper() != currency:
-        return _ignored("charge currency differs", vendor_id, payment_id=payment_id)
-    refunded = min(max(int(charge.get("amount_refunded") or 0), 0), amount_minor)
+        return stripe_webhooks.ignored("charge currency differs", vendor_id, payment_id=payment_id)
+    refunded = stripe_gateway.refunded_minor(charge, amount_minor)
     with tenant_scope(vendor_id):
         already = db.session.scalar(select(Payment.refunded_minor).where(Payment.id == payment_id))
         refund = refunds.record_stripe_refund(

@@ -4,10 +4,12 @@ discard. Every change goes through ``billing.invoices``; an issued invoice is re
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import current_app, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
+from flask_wtf import FlaskForm
 
 from billing import bp, invoices, policies, queries
 from billing.forms import (
@@ -27,7 +29,8 @@ from core.extensions import db
 from core.money import Money
 from core.navigation import nav_item
 from core.pagination import paginate
-from core.permissions import CUSTOMER_ROLES, current_actor, get_or_404, requires
+from core.permissions import CUSTOMER_ROLES, Actor, current_actor, get_or_404, requires
+from core.templating import date_filter
 
 INVOICE_READERS = (*BILLING_STAFF, *CUSTOMER_ROLES)
 
@@ -179,6 +182,39 @@ def _edit_page(invoice: Invoice, status: int = 200, **forms: Any) -> ResponseRet
     ), status
 
 
+def _save_draft(
+    invoice_id: int, form_name: str, form: FlaskForm, change: Callable[[], object], done: str
+) -> ResponseReturnValue:
+    """Run one change of a draft from its edit page; refused, the page shows why with the
+    form as it was posted."""
+    try:
+        change()
+    except ServiceError as error:
+        db.session.rollback()
+        form.form_errors.append(error.message)
+        return _edit_page(_load(invoice_id), 400, **{form_name: form})
+    flash(done, "success")
+    return redirect(url_for("billing.edit_invoice", invoice_id=invoice_id))
+
+
+def _confirmed_draft_change(
+    invoice_id: int, change: Callable[[Invoice], ResponseReturnValue], back: str
+) -> ResponseReturnValue:
+    """A draft's one-click change (remove a line, issue, discard): refused on an issued
+    invoice, on an expired form (back to ``back``) or by the service; ``change`` calls the
+    service and says what it did."""
+    invoice = _load(invoice_id)
+    if not invoice.is_draft:
+        return _immutable(invoice)
+    if not ConfirmForm().validate_on_submit():
+        flash("The form expired; try again.", "danger")
+        return redirect(url_for(back, invoice_id=invoice_id))
+    try:
+        return change(invoice)
+    except ServiceError as error:
+        return _refused(invoice, error)
+
+
 @bp.get("/invoices/new", endpoint="new_invoice")
 @requires(*BILLING_STAFF)
 def new_invoice() -> ResponseReturnValue:
@@ -194,38 +230,41 @@ def new_invoice() -> ResponseReturnValue:
     )
 
 
-@bp.post("/invoices/new", endpoint="create_invoice")
-@requires(*BILLING_STAFF)
-def create_invoice() -> ResponseReturnValue:
-    form = FromUninvoicedForm()  # the same one field: the customer's id
-    if not form.validate_on_submit():
-        flash("Choose one of your customers.", "danger")
-        return redirect(url_for("billing.new_invoice"))
-    try:
-        invoice = invoices.draft_for(current_actor(), form.customer_id.data)
-    except ServiceError as error:
-        db.session.rollback()
-        flash(error.message, "danger")
-        return redirect(url_for("billing.new_invoice"))
-    flash("Draft started. Add its lines, then issue it.", "success")
-    return redirect(url_for("billing.edit_invoice", invoice_id=invoice.id))
-
-
-@bp.post("/invoices/from-uninvoiced", endpoint="draft_from_uninvoiced")
-@requires(*BILLING_STAFF)
-def draft_from_uninvoiced() -> ResponseReturnValue:
+def _start_draft(
+    start: Callable[[Actor, int], Invoice], done: str, then: str
+) -> ResponseReturnValue:
+    """Both ways to start a draft post one field, the customer's id; ``then`` is the page
+    the new draft opens on."""
     form = FromUninvoicedForm()
     if not form.validate_on_submit():
         flash("Choose one of your customers.", "danger")
         return redirect(url_for("billing.new_invoice"))
     try:
-        invoice = invoices.draft_from_uninvoiced(current_actor(), form.customer_id.data)
+        invoice = start(current_actor(), form.customer_id.data)
     except ServiceError as error:
         db.session.rollback()
         flash(error.message, "danger")
         return redirect(url_for("billing.new_invoice"))
-    flash("Draft made from the uninvoiced items. Check it, then issue it.", "success")
-    return _to_invoice(invoice)
+    flash(done, "success")
+    return redirect(url_for(then, invoice_id=invoice.id))
+
+
+@bp.post("/invoices/new", endpoint="create_invoice")
+@requires(*BILLING_STAFF)
+def create_invoice() -> ResponseReturnValue:
+    return _start_draft(
+        invoices.draft_for, "Draft started. Add its lines, then issue it.", "billing.edit_invoice"
+    )
+
+
+@bp.post("/invoices/from-uninvoiced", endpoint="draft_from_uninvoiced")
+@requires(*BILLING_STAFF)
+def draft_from_uninvoiced() -> ResponseReturnValue:
+    return _start_draft(
+        invoices.draft_from_uninvoiced,
+        "Draft made from the uninvoiced items. Check it, then issue it.",
+        "billing.invoice",
+    )
 
 
 @bp.get("/invoices/<int:invoice_id>/edit", endpoint="edit_invoice")
@@ -251,21 +290,20 @@ def add_invoice_line(invoice_id: int) -> ResponseReturnValue:
     except ValueError as error:
         form.unit_price.errors = [f"{error}."]
         return _edit_page(invoice, 400, line_form=form)
-    try:
-        invoices.add_line(
+    return _save_draft(
+        invoice_id,
+        "line_form",
+        form,
+        lambda: invoices.add_line(
             current_actor(),
             invoice,
             form.description.data,
             form.quantity.data,
             price,
             form.tax_rate.data,
-        )
-    except ServiceError as error:
-        db.session.rollback()
-        form.form_errors.append(error.message)
-        return _edit_page(_load(invoice_id), 400, line_form=form)
-    flash("Line added.", "success")
-    return redirect(url_for("billing.edit_invoice", invoice_id=invoice_id))
+        ),
+        "Line added.",
+    )
 
 
 @bp.post(
@@ -274,18 +312,12 @@ def add_invoice_line(invoice_id: int) -> ResponseReturnValue:
 )
 @requires(*BILLING_STAFF)
 def remove_invoice_line(invoice_id: int, invoice_line_id: int) -> ResponseReturnValue:
-    invoice = _load(invoice_id)
-    if not invoice.is_draft:
-        return _immutable(invoice)
-    if not ConfirmForm().validate_on_submit():
-        flash("The form expired; try again.", "danger")
-    else:
-        try:
-            invoices.remove_line(current_actor(), invoice, invoice_line_id)
-        except ServiceError as error:
-            return _refused(invoice, error)
+    def remove(invoice: Invoice) -> ResponseReturnValue:
+        invoices.remove_line(current_actor(), invoice, invoice_line_id)
         flash("Line removed.", "info")
-    return redirect(url_for("billing.edit_invoice", invoice_id=invoice_id))
+        return redirect(url_for("billing.edit_invoice", invoice_id=invoice_id))
+
+    return _confirmed_draft_change(invoice_id, remove, "billing.edit_invoice")
 
 
 @bp.post("/invoices/<int:invoice_id>/details", endpoint="update_invoice")
@@ -297,55 +329,42 @@ def update_invoice(invoice_id: int) -> ResponseReturnValue:
     form = InvoiceDetailsForm()
     if not form.validate_on_submit():
         return _edit_page(invoice, 400, details_form=form)
-    try:
-        invoices.update_draft(
+    return _save_draft(
+        invoice_id,
+        "details_form",
+        form,
+        lambda: invoices.update_draft(
             current_actor(),
             invoice,
             po_number=form.po_number.data or "",
             notes=form.notes.data or "",
             terms_days=form.terms_days.data,
-        )
-    except ServiceError as error:
-        db.session.rollback()
-        form.form_errors.append(error.message)
-        return _edit_page(_load(invoice_id), 400, details_form=form)
-    flash("Details saved.", "success")
-    return redirect(url_for("billing.edit_invoice", invoice_id=invoice_id))
+        ),
+        "Details saved.",
+    )
 
 
 @bp.post("/invoices/<int:invoice_id>/issue", endpoint="issue_invoice")
 @requires(*BILLING_STAFF)
 def issue_invoice(invoice_id: int) -> ResponseReturnValue:
-    invoice = _load(invoice_id)
-    if not invoice.is_draft:
-        return _immutable(invoice)
-    if not ConfirmForm().validate_on_submit():
-        flash("The form expired; try again.", "danger")
-        return _to_invoice(invoice)
-    try:
+    def issue(invoice: Invoice) -> ResponseReturnValue:
         invoice = invoices.issue(current_actor(), invoice)
-    except ServiceError as error:
-        return _refused(invoice, error)
-    flash(
-        f"Invoice {invoice.number} issued, due {invoice.due_on.isoformat()}. Its PDF is being "
-        "prepared and will be emailed to the customer's billing contacts.",
-        "success",
-    )
-    return _to_invoice(invoice)
+        flash(
+            f"Invoice {invoice.number} issued, due {date_filter(invoice.due_on)}. Its PDF is "
+            "being prepared and will be emailed to the customer's billing contacts.",
+            "success",
+        )
+        return _to_invoice(invoice)
+
+    return _confirmed_draft_change(invoice_id, issue, "billing.invoice")
 
 
 @bp.post("/invoices/<int:invoice_id>/discard", endpoint="discard_invoice")
 @requires(*BILLING_STAFF)
 def discard_invoice(invoice_id: int) -> ResponseReturnValue:
-    invoice = _load(invoice_id)
-    if not invoice.is_draft:
-        return _immutable(invoice)
-    if not ConfirmForm().validate_on_submit():
-        flash("The form expired; try again.", "danger")
-        return _to_invoice(invoice)
-    try:
+    def discard(invoice: Invoice) -> ResponseReturnValue:
         invoices.discard(current_actor(), invoice)
-    except ServiceError as error:
-        return _refused(invoice, error)
-    flash(f"{invoice.reference} discarded; its items are uninvoiced again.", "info")
-    return redirect(url_for("billing.invoices"))
+        flash(f"{invoice.reference} discarded; its items are uninvoiced again.", "info")
+        return redirect(url_for("billing.invoices"))
+
+    return _confirmed_draft_change(invoice_id, discard, "billing.invoice")

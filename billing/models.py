@@ -243,31 +243,15 @@ class Invoice(IdMixin, TenantMixin, TimestampMixin, db.Model):
         return (day - self.due_on).days if self.overdue_on(day) else 0
 
 
-class InvoiceLine(IdMixin, TenantMixin, db.Model):
-    """A line: quantity times unit price, its tax at ``tax_rate`` rounded half-up on the line."""
+class TaxedLineMixin:
+    """What an invoice line and a credit note line both print: a net amount and its tax at
+    the line's rate."""
 
-    __tablename__ = "invoice_line"
-    __table_args__ = (
-        sa.CheckConstraint("quantity > 0", name="quantity_positive"),
-        sa.CheckConstraint("tax_rate >= 0 AND tax_rate <= 100", name="tax_rate_range"),
-    )
-
-    invoice_id: Mapped[int] = mapped_column(sa.ForeignKey("invoice.id"), index=True)
-    position: Mapped[int] = mapped_column(default=1)
     description: Mapped[str] = mapped_column(sa.String(300))
-    quantity: Mapped[int] = mapped_column(default=1)
-    unit_price_minor: Mapped[int] = mapped_column(sa.BigInteger)
     net_minor: Mapped[int] = mapped_column(sa.BigInteger)
     tax_rate: Mapped[Decimal] = mapped_column(sa.Numeric(5, 2))
     tax_minor: Mapped[int] = mapped_column(sa.BigInteger)
     currency: Mapped[str] = mapped_column(sa.String(3))
-    servlet_id: Mapped[int | None] = mapped_column(sa.ForeignKey("servlet.id"))
-
-    invoice: Mapped[Invoice] = relationship(back_populates="lines")
-
-    @property
-    def unit_price(self) -> Money:
-        return Money(self.unit_price_minor, self.currency)
 
     @property
     def net(self) -> Money:
@@ -280,6 +264,28 @@ class InvoiceLine(IdMixin, TenantMixin, db.Model):
     @property
     def gross(self) -> Money:
         return Money(self.net_minor + self.tax_minor, self.currency)
+
+
+class InvoiceLine(TaxedLineMixin, IdMixin, TenantMixin, db.Model):
+    """A line: quantity times unit price, its tax at ``tax_rate`` rounded half-up on the line."""
+
+    __tablename__ = "invoice_line"
+    __table_args__ = (
+        sa.CheckConstraint("quantity > 0", name="quantity_positive"),
+        sa.CheckConstraint("tax_rate >= 0 AND tax_rate <= 100", name="tax_rate_range"),
+    )
+
+    invoice_id: Mapped[int] = mapped_column(sa.ForeignKey("invoice.id"), index=True)
+    position: Mapped[int] = mapped_column(default=1)
+    quantity: Mapped[int] = mapped_column(default=1)
+    unit_price_minor: Mapped[int] = mapped_column(sa.BigInteger)
+    servlet_id: Mapped[int | None] = mapped_column(sa.ForeignKey("servlet.id"))
+
+    invoice: Mapped[Invoice] = relationship(back_populates="lines")
+
+    @property
+    def unit_price(self) -> Money:
+        return Money(self.unit_price_minor, self.currency)
 
 
 class InvoiceDocument(IdMixin, TenantMixin, TimestampMixin, db.Model):
@@ -343,31 +349,14 @@ class CreditNote(IdMixin, TenantMixin, TimestampMixin, db.Model):
         return Money(self.tax_minor, self.currency)
 
 
-class CreditNoteLine(IdMixin, TenantMixin, db.Model):
+class CreditNoteLine(TaxedLineMixin, IdMixin, TenantMixin, db.Model):
     __tablename__ = "credit_note_line"
     __table_args__ = (sa.CheckConstraint("net_minor > 0", name="net_positive"),)
 
     credit_note_id: Mapped[int] = mapped_column(sa.ForeignKey("credit_note.id"), index=True)
     invoice_line_id: Mapped[int] = mapped_column(sa.ForeignKey("invoice_line.id"), index=True)
-    description: Mapped[str] = mapped_column(sa.String(300))
-    net_minor: Mapped[int] = mapped_column(sa.BigInteger)
-    tax_rate: Mapped[Decimal] = mapped_column(sa.Numeric(5, 2))
-    tax_minor: Mapped[int] = mapped_column(sa.BigInteger)
-    currency: Mapped[str] = mapped_column(sa.String(3))
 
     credit_note: Mapped[CreditNote] = relationship(back_populates="lines")
-
-    @property
-    def net(self) -> Money:
-        return Money(self.net_minor, self.currency)
-
-    @property
-    def tax(self) -> Money:
-        return Money(self.tax_minor, self.currency)
-
-    @property
-    def gross(self) -> Money:
-        return Money(self.net_minor + self.tax_minor, self.currency)
 
 
 class PaymentMethod(LabelledEnum):

@@ -127,6 +127,34 @@ def _earlier(idempotency_key: str | None) -> Payment | None:
     return db.session.scalar(select(Payment).where(Payment.idempotency_key == idempotency_key))
 
 
+def _record(
+    actor: Actor,
+    invoice: Invoice,
+    method: PaymentMethod,
+    amount: Money,
+    received_on: date,
+    reference: str,
+    idempotency_key: str | None,
+) -> Payment:
+    """A payment finance records, applied to ``invoice`` (locked). No commit."""
+    payment = Payment(
+        vendor_id=invoice.vendor_id,
+        invoice_id=invoice.id,
+        customer_id=invoice.customer_id,
+        method=method,
+        amount_minor=amount.amount,
+        applied_minor=0,
+        currency=amount.currency,
+        received_on=received_on,
+        reference=reference,
+        recorded_by_id=actor.user_id,
+        idempotency_key=idempotency_key or None,
+    )
+    db.session.add(payment)
+    _apply(invoice, payment, actor)
+    return payment
+
+
 def record_bank_transfer(
     actor: Actor,
     invoice: Invoice,
@@ -152,21 +180,9 @@ def record_bank_transfer(
     _check_amount(invoice, amount)
     if received_on > utcnow().date():
         raise ServiceError("Received on: cannot be in the future.")
-    payment = Payment(
-        vendor_id=invoice.vendor_id,
-        invoice_id=invoice.id,
-        customer_id=invoice.customer_id,
-        method=PaymentMethod.BANK_TRANSFER,
-        amount_minor=amount.amount,
-        applied_minor=0,
-        currency=amount.currency,
-        received_on=received_on,
-        reference=reference,
-        recorded_by_id=actor.user_id,
-        idempotency_key=idempotency_key or None,
+    payment = _record(
+        actor, invoice, PaymentMethod.BANK_TRANSFER, amount, received_on, reference, idempotency_key
     )
-    db.session.add(payment)
-    _apply(invoice, payment, actor)
     db.session.commit()
     return payment
 
@@ -183,6 +199,30 @@ def record_order_card_payment(order: Order, invoice: Invoice) -> Payment | None:
     )
     if card is None:
         return None
+    return record_card_payment(
+        invoice,
+        card.amount,
+        (card.paid_at or utcnow()).date(),
+        reference=card.payment_intent_id or card.checkout_session_id,
+        payment_intent_id=card.payment_intent_id,
+        card_payment_id=card.id,
+    )
+
+
+def record_card_payment(
+    invoice: Invoice,
+    amount: Money,
+    received_on: date,
+    *,
+    reference: str,
+    payment_intent_id: str | None,
+    card_payment_id: int | None = None,
+    checkout_session_id: str | None = None,
+) -> Payment | None:
+    """A card payment Stripe reported pays ``invoice`` (locked); the excess is kept as
+    credit. It names its Stripe source, the order's card payment or the invoice's own
+    Checkout Session, which is unique: a replay records nothing (``None``). No commit."""
+    unique = "card_payment_id" if card_payment_id is not None else "checkout_session_id"
     table = Payment.__table__
     payment_id = db.session.execute(
         insert_for(db.session, table)
@@ -191,17 +231,18 @@ def record_order_card_payment(order: Order, invoice: Invoice) -> Payment | None:
             invoice_id=invoice.id,
             customer_id=invoice.customer_id,
             method=PaymentMethod.CARD,
-            amount_minor=card.amount_minor,
+            amount_minor=amount.amount,
             applied_minor=0,
             refunded_minor=0,
-            currency=card.currency,
-            received_on=(card.paid_at or utcnow()).date(),
-            reference=card.payment_intent_id or card.checkout_session_id,
-            card_payment_id=card.id,
-            payment_intent_id=card.payment_intent_id,
+            currency=amount.currency,
+            received_on=received_on,
+            reference=reference,
+            card_payment_id=card_payment_id,
+            checkout_session_id=checkout_session_id,
+            payment_intent_id=payment_intent_id,
             created_at=utcnow(),
         )
-        .on_conflict_do_nothing(index_elements=["card_payment_id"])
+        .on_conflict_do_nothing(index_elements=[unique])
         .returning(table.c.id)
     ).scalar()
     if payment_id is None:
@@ -261,21 +302,15 @@ def apply_credit(
         raise ServiceError(f"Amount: {customer} has {balance} of credit, not {amount}.")
     if amount > owed:
         raise ServiceError(f"Amount: invoice {invoice.reference} owes {owed}, not {amount}.")
-    payment = Payment(
-        vendor_id=invoice.vendor_id,
-        invoice_id=invoice.id,
-        customer_id=invoice.customer_id,
-        method=PaymentMethod.CREDIT,
-        amount_minor=amount.amount,
-        applied_minor=0,
-        currency=amount.currency,
-        received_on=utcnow().date(),
-        reference="Customer credit",
-        recorded_by_id=actor.user_id,
-        idempotency_key=idempotency_key or None,
+    payment = _record(
+        actor,
+        invoice,
+        PaymentMethod.CREDIT,
+        amount,
+        utcnow().date(),
+        "Customer credit",
+        idempotency_key,
     )
-    db.session.add(payment)
-    _apply(invoice, payment, actor)
     db.session.add(
         CreditEntry(
             vendor_id=invoice.vendor_id,

@@ -217,17 +217,19 @@ def _part_paid_and_reminded(finance: Membership, invoice: Invoice, today: date) 
     payments.record_bank_transfer(
         finance, invoice, half, invoice.issued_on + timedelta(days=5), "Part payment"
     )
-    due_on = invoice.due_on
-    if due_on is None or (today - due_on).days < 14:
-        due_on = today - timedelta(days=15)
+    # Overdue by more than 14 days: on shorter terms where it was issued long enough ago,
+    # else issued earlier (an invoice is never dated before what it bills, where possible).
+    terms = (today - invoice.issued_on).days - 15
+    issued_on = invoice.issued_on if terms >= 0 else today - timedelta(days=15)
+    terms_days = min(invoice.terms_days, max(terms, 0))
+    due_on = issued_on + timedelta(days=terms_days)
     for step in dunning.STEPS:
         invoice = invoices.lock(invoice)
         invoice.due_on = today - timedelta(days=step)
         dunning.remind(invoice.id, step, today)
         db.session.commit()
     invoice = invoices.lock(invoice)
-    invoice.due_on = due_on
-    invoice.issued_on = min(invoice.issued_on, due_on - timedelta(days=invoice.terms_days))
+    invoice.issued_on, invoice.terms_days, invoice.due_on = issued_on, terms_days, due_on
     for step in dunning.STEPS:
         db.session.execute(
             update(DunningReminder)

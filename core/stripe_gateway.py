@@ -14,12 +14,14 @@ refused), ``PaymentProviderRefused`` when Stripe said no to this request.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import stripe
 from flask import current_app
 
 from core.errors import ServiceError
+from core.money import Money
 
 # One retry after a network error (idempotent: every POST has a key); each try waits at most
 # STRIPE_TIMEOUT_SECONDS. Only opening a Checkout Session runs inside a request (the buyer waits
@@ -129,3 +131,41 @@ def create_refund(params: dict[str, Any], idempotency_key: str) -> dict[str, Any
         params=params,
         options={"idempotency_key": idempotency_key},
     )
+
+
+# --- reading Stripe's answers ------------------------------------------------------------
+
+
+def object_id(value: Any) -> str | None:
+    """A Stripe reference as an id, whether Stripe sent the id or the expanded object."""
+    if value is None or isinstance(value, str):
+        return value
+    return value.get("id")
+
+
+def timestamp(value: Any) -> datetime | None:
+    """A Stripe time (seconds since the epoch) as an aware datetime; anything else as None."""
+    return datetime.fromtimestamp(value, UTC) if isinstance(value, int) else None
+
+
+def names_ours(stripe_object: dict[str, Any], **ids: int) -> bool:
+    """Whether the object's metadata names exactly the ids we opened it for: a session found
+    by its id must still belong to the vendor and object we recorded it under."""
+    metadata = stripe_object.get("metadata") or {}
+    return all(metadata.get(name) == str(value) for name, value in ids.items())
+
+
+def pays_exactly(session: dict[str, Any], asked: Money) -> bool:
+    """Whether a paid Checkout Session paid what was asked, amount and currency."""
+    paid = session.get("amount_total")
+    return (
+        type(paid) is int
+        and paid == asked.amount
+        and str(session.get("currency", "")).upper() == asked.currency
+    )
+
+
+def refunded_minor(charge: dict[str, Any], paid_minor: int) -> int:
+    """How much of a charge Stripe says was refunded, never below zero nor above what was
+    paid."""
+    return min(max(int(charge.get("amount_refunded") or 0), 0), paid_minor)

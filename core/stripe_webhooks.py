@@ -30,7 +30,7 @@ from flask import current_app, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core import bp, claims
+from core import audit, bp, claims
 from core.claims import Claimable
 from core.db import IdMixin, insert_for, utcnow
 from core.errors import ServiceError
@@ -192,6 +192,20 @@ def process_events(limit: int = 20) -> int:
         db.session.commit()
         settled += 1
     return settled
+
+
+def ignored(why: str, vendor_id: int | None = None, **details: Any) -> str:
+    """Log and audit an event that will change nothing (for the vendor it names, when one
+    was found), commit, and say so as the event's outcome."""
+    current_app.logger.warning("Stripe event ignored: %s %s", why, details)
+    audit.record(
+        "stripe.event_ignored",
+        object_type="stripe_event",
+        vendor_id=vendor_id,
+        changes={"why": why, **details},
+    )
+    db.session.commit()
+    return f"ignored: {why}"
 
 
 def _nobody(event: StripeEvent) -> str:

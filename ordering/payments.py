@@ -17,10 +17,10 @@ has committed.
 from __future__ import annotations
 
 from contextlib import suppress
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, NamedTuple
 
-from flask import current_app, url_for
+from flask import url_for
 from sqlalchemy import select
 
 from accounts.models import User
@@ -70,17 +70,6 @@ def _locked_payment(payment_id: int) -> CardPayment:
         .with_for_update()
         .execution_options(populate_existing=True)
     )
-
-
-def _timestamp(value: int | None) -> datetime | None:
-    return datetime.fromtimestamp(value, UTC) if value else None
-
-
-def _id(value: Any) -> str | None:
-    """A Stripe reference as an id, whether Stripe sent the id or the expanded object."""
-    if value is None or isinstance(value, str):
-        return value
-    return value.get("id")
 
 
 # --- starting a payment ------------------------------------------------------------------
@@ -146,7 +135,7 @@ def _record_session(order: Order, attempt: int, session: dict[str, Any]) -> str:
         currency=order.currency,
         checkout_session_id=session["id"],
         checkout_url=session.get("url") or "",
-        expires_at=_timestamp(session.get("expires_at")),
+        expires_at=stripe_gateway.timestamp(session.get("expires_at")),
     )
     db.session.add(payment)
     db.session.flush()
@@ -240,38 +229,23 @@ def _find(*criteria: Any) -> _Found | None:
     return _Found(*row) if row is not None else None
 
 
-def _ignored(why: str, vendor_id: int | None = None, **details: Any) -> str:
-    """Log and audit an event that will change nothing, and say so."""
-    current_app.logger.warning("Stripe event ignored: %s %s", why, details)
-    audit.record(
-        "stripe.event_ignored",
-        object_type="stripe_event",
-        vendor_id=vendor_id,
-        changes={"why": why, **details},
-    )
-    db.session.commit()
-    return f"ignored: {why}"
-
-
 def sync_checkout_session(session_id: str) -> str:
     """Re-read one Checkout Session from Stripe and bring its payment and order in line."""
     found = _find(CardPayment.checkout_session_id == session_id)
     if found is None:
-        return _ignored("no payment of ours for this session", session=session_id)
+        return stripe_webhooks.ignored("no payment of ours for this session", session=session_id)
     try:
         session = stripe_gateway.retrieve_checkout_session(session_id)
     except PaymentProviderRefused:
-        return _ignored("Stripe does not know this session", found.vendor_id, session=session_id)
-    metadata = session.get("metadata") or {}
-    if (metadata.get("order_id"), metadata.get("vendor_id")) != (
-        str(found.order_id),
-        str(found.vendor_id),
-    ):
-        return _ignored(
+        return stripe_webhooks.ignored(
+            "Stripe does not know this session", found.vendor_id, session=session_id
+        )
+    if not stripe_gateway.names_ours(session, order_id=found.order_id, vendor_id=found.vendor_id):
+        return stripe_webhooks.ignored(
             "session belongs to another order",
             found.vendor_id,
             session=session_id,
-            metadata=dict(metadata),
+            metadata=dict(session.get("metadata") or {}),
         )
     target = _state_of(session)
     with tenant_scope(found.vendor_id):
@@ -286,7 +260,7 @@ def _state_of(session: dict[str, Any]) -> CardPaymentState | None:
         return State.EXPIRED
     if session.get("status") != "complete":
         return None
-    intent_id = _id(session.get("payment_intent"))
+    intent_id = stripe_gateway.object_id(session.get("payment_intent"))
     if intent_id is None:
         return State.PROCESSING
     intent = stripe_gateway.retrieve_payment_intent(intent_id)
@@ -299,26 +273,17 @@ def _apply(found: _Found, session: dict[str, Any], target: CardPaymentState | No
     order = orders.lock(db.session.get(Order, found.order_id))
     payment = _locked_payment(found.payment_id)
     before = payment.state
-    if target == State.PAID and not _pays_exactly(session, payment):
+    if target == State.PAID and not stripe_gateway.pays_exactly(session, payment.amount):
         return _hold_mismatch(payment, session)
     if target is not None and CARD_PAYMENT_LIFE.exists(before, target):
         if target == State.PAID:
-            payment.payment_intent_id = _id(session.get("payment_intent"))
+            payment.payment_intent_id = stripe_gateway.object_id(session.get("payment_intent"))
         states.transition(CARD_PAYMENT_LIFE, payment, target, None, session=session["id"])
     outcome = f"payment {payment.id}: {before.value} → {payment.state.value}"
     if payment.state == State.PAID:
         outcome += "; " + _settle(order, payment)
     db.session.commit()
     return outcome
-
-
-def _pays_exactly(session: dict[str, Any], payment: CardPayment) -> bool:
-    paid = session.get("amount_total")
-    return (
-        type(paid) is int
-        and paid == payment.amount_minor
-        and str(session.get("currency", "")).upper() == payment.currency
-    )
 
 
 def _hold_mismatch(payment: CardPayment, session: dict[str, Any]) -> str:
@@ -370,17 +335,17 @@ def sync_charge(charge_id: str) -> str:
     try:
         charge = stripe_gateway.retrieve_charge(charge_id)
     except PaymentProviderRefused:
-        return _ignored("Stripe does not know this charge", charge=charge_id)
-    intent_id = _id(charge.get("payment_intent"))
+        return stripe_webhooks.ignored("Stripe does not know this charge", charge=charge_id)
+    intent_id = stripe_gateway.object_id(charge.get("payment_intent"))
     if intent_id is None:
-        return _ignored("charge without a payment intent", charge=charge_id)
+        return stripe_webhooks.ignored("charge without a payment intent", charge=charge_id)
     found = _find(CardPayment.payment_intent_id == intent_id)
     if found is None:  # the refund overtook the payment's own event: follow the session first
         for session in stripe_gateway.checkout_sessions_of_payment_intent(intent_id):
             sync_checkout_session(session["id"])
         found = _find(CardPayment.payment_intent_id == intent_id)
     if found is None:
-        return _ignored("no payment of ours for this charge", charge=charge_id)
+        return stripe_webhooks.ignored("no payment of ours for this charge", charge=charge_id)
     with tenant_scope(found.vendor_id):
         return _record_refund(found.payment_id, charge)
 
@@ -388,8 +353,10 @@ def sync_charge(charge_id: str) -> str:
 def _record_refund(payment_id: int, charge: dict[str, Any]) -> str:
     payment = _locked_payment(payment_id)
     if str(charge.get("currency", "")).upper() != payment.currency:
-        return _ignored("charge currency differs", payment.vendor_id, payment_id=payment.id)
-    refunded = min(max(int(charge.get("amount_refunded") or 0), 0), payment.amount_minor)
+        return stripe_webhooks.ignored(
+            "charge currency differs", payment.vendor_id, payment_id=payment.id
+        )
+    refunded = stripe_gateway.refunded_minor(charge, payment.amount_minor)
     if refunded <= payment.refunded_minor:
         db.session.commit()
         return f"payment {payment.id}: refund already recorded"

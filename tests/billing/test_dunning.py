@@ -4,8 +4,6 @@ once the vendor's review days have passed."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -13,7 +11,6 @@ from sqlalchemy import func, select
 from billing import invoices, jobs, payments
 from billing.models import BillingProfile, DunningReminder, Invoice, InvoiceState
 from catalog.models import BillingPolicy
-from core import scheduler
 from core.audit import AuditEvent
 from core.db import utcnow
 from core.extensions import db
@@ -21,35 +18,9 @@ from core.mail import OutboxEmail
 from core.money import Money
 from core.permissions import Role
 from tests.billing import factories
+from tests.scheduled_jobs import run_at_once, run_once
 
 State = InvoiceState
-
-
-def run_once(app, func: Callable[[], int]) -> int:
-    return scheduler.run_job(app, next(j for j in scheduler.jobs() if j.func is func))
-
-
-def run_at_once(app, func: Callable[[], int]) -> list[int]:
-    """Run the job in two threads that start together, as two schedulers would."""
-    job = next(j for j in scheduler.jobs() if j.func is func)
-    start = threading.Barrier(2)
-    results: list[int] = []
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        start.wait()
-        try:
-            results.append(scheduler.run_job(app, job))
-        except BaseException as error:
-            errors.append(error)
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors, errors
-    return results
 
 
 def overdue(tenant, days: int, **kwargs) -> int:

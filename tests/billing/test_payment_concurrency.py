@@ -33,13 +33,6 @@ def two_finance_users(tenant_a, unscoped) -> list[people.Person]:
         return [tenant_a.people[Role.FINANCE], people.person(vendor, Role.FINANCE)]
 
 
-@pytest.fixture
-def invoice_id(tenant_a, unscoped) -> int:
-    with unscoped():
-        factories.set_tax(tenant_a, "0")
-        return factories.issued(tenant_a)
-
-
 def submit(invoice_id: int, amount: str, key: str):
     data = {
         "currency": "USD",

@@ -24,14 +24,6 @@ TODAY = utcnow().date()
 
 
 @pytest.fixture
-def invoice_id(tenant_a, unscoped) -> int:
-    """An issued invoice of 1,000.00 (no tax) to the tenant's customer."""
-    with unscoped():
-        factories.set_tax(tenant_a, "0")
-        return factories.issued(tenant_a)
-
-
-@pytest.fixture
 def finance(client, tenant_a):
     return sign_in(client, tenant_a.people[Role.FINANCE])
 

@@ -3,15 +3,12 @@ when two schedulers run it at the same moment (real threads on the lane's databa
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
-from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy import func, select
 
 from accounts.models import Organization
-from core import scheduler
 from core.audit import AuditEvent
 from core.db import utcnow
 from core.extensions import db
@@ -20,35 +17,9 @@ from core.permissions import Role
 from delivery import acceptance, jobs
 from delivery.models import Engagement, EngagementState, SlaBreach
 from tests.delivery import factories
+from tests.scheduled_jobs import run_at_once, run_once
 
 E = EngagementState
-
-
-def run_at_once(app, func: Callable[[], int]) -> list[int]:
-    """Run the job in two threads that start together, as two schedulers would."""
-    job = next(j for j in scheduler.jobs() if j.func is func)
-    start = threading.Barrier(2)
-    results: list[int] = []
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        start.wait()
-        try:
-            results.append(scheduler.run_job(app, job))
-        except BaseException as error:
-            errors.append(error)
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors, errors
-    return results
-
-
-def run_once(app, func: Callable[[], int]) -> int:
-    return scheduler.run_job(app, next(j for j in scheduler.jobs() if j.func is func))
 
 
 def in_state(tenant, state: E, **stamps) -> int:
