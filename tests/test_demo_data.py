@@ -32,6 +32,7 @@ from core.extensions import db
 from core.permissions import OrgKind, Role
 from delivery.models import Engagement, EngagementState
 from ordering.models import Order, OrderLine, OrderState
+from tests.billing.books import assert_books_reconcile
 
 
 def test_the_demo_holds_together(app, unscoped):
@@ -97,6 +98,7 @@ def books_show_every_case(vendor: Organization) -> None:
         select(Payout.id).where(Payout.vendor_id == vendor.id, Payout.state == PayoutState.APPROVED)
     ), vendor.name
     assert all(invoice.issued_on <= today for invoice in invoices if invoice.issued_on)
+    assert_books_reconcile(vendor.id)
 
 
 def completed_orders_were_delivered() -> None:
