@@ -9,6 +9,7 @@ and a terminal state stays terminal.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import product
@@ -17,8 +18,13 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from billing.models import INVOICE_LIFE
+from billing.models import InvoiceState as I
+from billing.models import PayoutState as PO
+from billing.payouts import PAYOUT_LIFE
 from catalog.models import RecommendationState as R
 from catalog.recommendations import RECOMMENDATION_LIFE
+from core.app import AREAS
 from core.audit import AuditEvent
 from core.db import utcnow
 from core.errors import InvalidTransition, NotAllowed
@@ -26,12 +32,15 @@ from core.extensions import db
 from core.permissions import Role
 from core.states import SYSTEM, StateMachine, begin, transition
 from delivery.models import ENGAGEMENT_LIFE
+from delivery.models import ChangeOrderState as C
 from delivery.models import EngagementState as E
+from delivery.policies import CHANGE_ORDER_LIFE
 from ordering.models import OrderState as O
 from ordering.payment_models import CARD_PAYMENT_LIFE
 from ordering.payment_models import CardPaymentState as P
 from ordering.policies import ORDER_LIFE
 
+BOOKS = {Role.FINANCE, Role.ADMIN, SYSTEM}
 CANCELLERS = {Role.BUYER, Role.APPROVER, Role.ADMIN, Role.FINANCE, SYSTEM}
 DECIDERS = {Role.BUYER, Role.APPROVER}
 WORKERS = {Role.DELIVERY_MANAGER, Role.CONSULTANT, Role.PARTNER_CONSULTANT}
@@ -98,8 +107,60 @@ EXPECTED: dict[str, tuple[StateMachine, dict[tuple[Any, Any], set[Any]], set[Any
         },
         {E.ACCEPTED, E.CANCELLED},
     ),
+    "change_order": (
+        CHANGE_ORDER_LIFE,
+        {
+            (C.PROPOSED, C.APPROVED): DECIDERS,
+            (C.PROPOSED, C.DECLINED): DECIDERS,
+            (C.PROPOSED, C.WITHDRAWN): {Role.DELIVERY_MANAGER},
+        },
+        {C.APPROVED, C.DECLINED, C.WITHDRAWN},
+    ),
+    "invoice": (
+        INVOICE_LIFE,
+        {
+            **dict.fromkeys(
+                [
+                    (I.DRAFT, I.ISSUED),
+                    (I.DRAFT, I.VOID),
+                    (I.ISSUED, I.PARTIALLY_PAID),
+                    (I.ISSUED, I.PAID),
+                    (I.ISSUED, I.VOID),
+                    (I.PARTIALLY_PAID, I.PAID),
+                    (I.PARTIALLY_PAID, I.ISSUED),
+                    (I.PARTIALLY_PAID, I.VOID),
+                    (I.PAID, I.PARTIALLY_PAID),
+                    (I.PAID, I.ISSUED),
+                    (I.PAID, I.VOID),
+                ],
+                BOOKS,
+            )
+        },
+        {I.VOID},
+    ),
+    "payout": (
+        PAYOUT_LIFE,
+        {
+            (PO.DRAFT, PO.APPROVED): {Role.FINANCE, Role.ADMIN},
+            (PO.APPROVED, PO.PAID): {Role.FINANCE, Role.ADMIN},
+        },
+        {PO.PAID},
+    ),
 }
 MOVERS = [*Role, SYSTEM]
+
+
+def test_every_state_machine_of_the_product_is_listed_here(app):
+    """A new table is tested whole the day it is written: every ``StateMachine`` that a
+    module of an area holds is one of ``EXPECTED``."""
+    found = {
+        value.name
+        for name, module in list(sys.modules.items())
+        if name.split(".")[0] in AREAS
+        for value in vars(module).values()
+        if isinstance(value, StateMachine)
+    }
+    assert found == set(EXPECTED)
 
 
 @dataclass
