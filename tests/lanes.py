@@ -1,10 +1,14 @@
-"""``make test``: the three test lanes, one after the other, as separate pytest runs.
+"""``make test``: the three test lanes as separate pytest runs.
 
     sqlite      pytest tests --ignore=tests/e2e --database=sqlite
     postgresql  pytest tests --ignore=tests/e2e --database=postgresql
     browser     pytest tests/e2e
 
-Every lane runs even when an earlier one failed, so one run shows all failures. A lane whose
+The two database lanes run side by side (each is one Python process, mostly on one core;
+they share nothing: the SQLite lane works in temporary files, the PostgreSQL lane in a
+throwaway server of its own), each writing to a log that is printed whole when it ends, so
+their outputs never interleave; the browser lane runs after them. Every lane runs even when
+another failed, so one run shows all failures. A lane whose
 prerequisite is missing is skipped with a line saying how to get it; with ``CI=true`` a
 missing prerequisite fails the run instead, so CI cannot go green on fewer lanes.
 """
@@ -15,8 +19,10 @@ import importlib
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,16 +74,23 @@ def run_lane(lane: Lane, on_ci: bool) -> tuple[str, float]:
             return "failed", 0.0
         print(f"{lane.name} lane skipped: {reason}", flush=True)
         return "skipped", 0.0
-    command = [*PYTEST, *lane.args]
-    print(f"=== {lane.name} lane: pytest {' '.join(lane.args)}", flush=True)
     started = time.monotonic()
-    returncode = subprocess.run(command, cwd=ROOT, check=False).returncode
+    with tempfile.TemporaryFile(mode="w+") as log:
+        returncode = subprocess.run(
+            [*PYTEST, *lane.args], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, check=False
+        ).returncode
+        log.seek(0)
+        print(f"=== {lane.name} lane: pytest {' '.join(lane.args)}\n{log.read()}", flush=True)
     return ("passed" if returncode == 0 else "failed"), time.monotonic() - started
 
 
 def main() -> int:
     on_ci = os.environ.get("CI", "").strip().lower() == "true"
-    results = [(lane.name, *run_lane(lane, on_ci)) for lane in LANES]
+    databases, browser = LANES[:2], LANES[2:]
+    with ThreadPoolExecutor(max_workers=len(databases)) as pool:
+        side_by_side = list(pool.map(lambda lane: run_lane(lane, on_ci), databases))
+    outcomes = side_by_side + [run_lane(lane, on_ci) for lane in browser]
+    results = [(lane.name, *outcome) for lane, outcome in zip(LANES, outcomes, strict=True)]
     print("=== lanes: " + ", ".join(f"{n} {o} ({s:.1f}s)" for n, o, s in results), flush=True)
     return 1 if any(outcome == "failed" for _, outcome, _ in results) else 0
 
