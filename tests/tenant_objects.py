@@ -143,4 +143,6 @@ ID_BUILDERS: dict[str, Callable[[Tenant], int]] = {
     "payout_id": billing_factories.payout,
     "payment_id": billing_factories.bank_payment,
     "credit_note_id": billing_factories.credit_note,
+    # An account is its customer organisation (success.views).
+    "account_id": lambda tenant: tenant.customer_id,
 }

@@ -31,6 +31,7 @@ from core.permissions import PARTNER_ROLES, OrgKind, Role
 from delivery.models import Assignment, Engagement
 from ordering import entitlements
 from ordering.models import Order, OrderLine
+from success import accounts as success_accounts
 from tests.billing import factories as billing_factories
 from tests.catalog import factories as catalog_factories
 from tests.conftest import TEST_CONFIG, sign_in
@@ -99,6 +100,8 @@ QUERIES: dict[str, list[str]] = {
     "billing.export_revenue": ["period=last_year", "period=custom&start=2026-01-01&end=2026-12-31"],
     "billing.margin_report": ["period=year", "period=custom&start=2025-01-01&end=2027-12-31"],
     "billing.export_margins": ["period=year", "period=quarter"],
+    "success.accounts": ["who=all", "who=mine", "segment=Wallaroo", "stage=adoption", "q=quokk"],
+    "success.export_accounts": ["who=all", "segment=Wallaroo", "q=quokk", "renewing=90"],
 }
 
 
@@ -143,6 +146,7 @@ def plant(tenant: Tenant) -> Planted:
     _invoice(tenant, "PO-QUOLL-INVOICE-77")
     billing_factories.credit_note(tenant, "Potoroo credit note reason")
     partner_id = _payout(tenant, engagement, "Bettong Partners Pty")
+    _account(tenant, "Wallaroo Segment")
     send_mail(buyer.email, "Cassowary mail subject", "Cassowary body", vendor_id=tenant.vendor_id)
     send_mail(buyer.email, "Emu reset link", "Emu body without a tenant")
     db.session.commit()
@@ -173,6 +177,7 @@ def plant(tenant: Tenant) -> Planted:
             "PO-QUOLL-INVOICE-77",
             "Potoroo credit note reason",
             "Bettong Partners Pty",
+            "Wallaroo Segment",
         ],
     )
 
@@ -243,6 +248,25 @@ def _payout(tenant: Tenant, engagement: Engagement, partner_name: str) -> int:
     db.session.add(payout)
     db.session.commit()
     return partner.id
+
+
+def _account(tenant: Tenant, segment: str) -> None:
+    """The customer's account record, owned by the vendor's CSM."""
+    customer = db.session.get(Organization, tenant.customer_id)
+    admin = ordering_factories.actor(tenant, Role.ADMIN)
+    success_accounts.assign_csm(admin, customer, tenant.people[Role.CSM].membership_id)
+    success_accounts.update_account(
+        admin,
+        customer,
+        success_accounts.AccountRecord(
+            segment=segment,
+            touch_model="high_touch",
+            stage="adoption",
+            renewal_date=utcnow().date() + timedelta(days=30),
+            arr="50000",
+            licences_bought=40,
+        ),
+    )
 
 
 def outsiders(tenant_a: Tenant, tenant_b: Tenant) -> list[Person]:

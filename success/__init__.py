@@ -1,0 +1,15 @@
+"""Customer success: account records (owning CSM, segment, touch model, stage, renewal, ARR,
+licences, key contacts, notes) and each account's timeline across every area."""
+
+from flask import Blueprint, Flask
+
+from core.wiring import wire
+
+bp = Blueprint("success", __name__)
+
+# The modules that declare something for the app; see core.wiring.
+MODULES = ("seed", "views", "home")
+
+
+def init_app(app: Flask) -> None:
+    wire(app, bp, __name__, MODULES)

@@ -1,0 +1,156 @@
+"""Demo account records, through the services a CSM and an admin would use: the vendor's
+admin makes its CSM the owner of every customer; the CSM fills in each record (segment,
+touch model, stage, renewal, ARR, licences), names the key contacts (the first customer's
+admin contact changed six weeks ago) and leaves a couple of notes. Services stamp the
+present; contacts and notes are then moved back to when they happened, which only a seed may
+do. Skips a vendor whose accounts have records already."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select
+
+from accounts.models import Membership, Organization
+from core.db import utcnow
+from core.demo import Login, seeder
+from core.extensions import db
+from core.permissions import OrgKind, Role
+from core.tenancy import tenant_scope
+from success import accounts
+from success.models import AccountNote, CustomerAccount, KeyContact
+
+# Per customer, in the order the accounts seed made them: segment, touch model, stage, days
+# to renewal, ARR, licences.
+RECORDS = (
+    ("Enterprise", "high_touch", "adoption", 58, "240000", 450),
+    ("Mid-market", "low_touch", "expansion", 170, "85000", 120),
+    ("SMB", "tech_touch", "onboarding", 320, "18000", 25),
+)
+CONTACTS = (
+    # role, first name, last name, months in the role
+    ("executive_sponsor", "Grace", "Whitmore", 14),
+    ("admin", "Paul", "Novak", 11),
+    ("champion", "Aisha", "Rahman", 9),
+    ("billing", "Carlos", "Mendes", 12),
+)
+NEW_ADMIN = ("Mei", "Tanaka")  # took over from the first customer's admin six weeks ago
+NOTES = (
+    (
+        30,
+        "QBR booked for next month. Grace wants a view of adoption by region before the "
+        "renewal talks start.",
+    ),
+    (
+        9,
+        "Mei is new to the admin role and asked for help with user provisioning: "
+        "an admin onboarding servlet would fit.",
+    ),
+)
+
+
+def _member(organization_id: int, role: Role) -> Membership | None:
+    return db.session.scalar(
+        select(Membership)
+        .where(Membership.organization_id == organization_id, Membership.role == role)
+        .order_by(Membership.id)
+    )
+
+
+@seeder
+def seed_success(logins: list[Login]) -> None:
+    vendors = db.session.scalars(
+        select(Organization).where(Organization.kind == OrgKind.VENDOR).order_by(Organization.id)
+    )
+    for vendor in list(vendors):
+        if db.session.scalar(
+            select(CustomerAccount.id).where(CustomerAccount.vendor_id == vendor.id).limit(1)
+        ):
+            continue
+        admin, csm = _member(vendor.id, Role.ADMIN), _member(vendor.id, Role.CSM)
+        if admin is not None and csm is not None:
+            with tenant_scope(vendor.id):
+                _seed_vendor(vendor, admin, csm)
+
+
+def _seed_vendor(vendor: Organization, admin: Membership, csm: Membership) -> None:
+    today = utcnow().date()
+    customers = db.session.scalars(
+        select(Organization)
+        .where(Organization.vendor_id == vendor.id, Organization.kind == OrgKind.CUSTOMER)
+        .order_by(Organization.id)
+    ).all()
+    for number, (customer, record) in enumerate(zip(customers, RECORDS, strict=False)):
+        accounts.assign_csm(admin, customer, csm.id)
+        segment, touch, stage, days, arr, licences = record
+        accounts.update_account(
+            csm,
+            customer,
+            accounts.AccountRecord(
+                segment=segment,
+                touch_model=touch,
+                stage=stage,
+                renewal_date=today + timedelta(days=days),
+                arr=arr,
+                licences_bought=licences,
+            ),
+        )
+        _contacts(csm, customer, today)
+        if number == 0:
+            _change_admin(csm, customer, today)
+            _notes(csm, customer)
+
+
+def _domain(customer: Organization) -> str:
+    return f"{customer.name.split()[0].lower()}.example"
+
+
+def _days_ago(days: int) -> datetime:
+    return utcnow() - timedelta(days=days)
+
+
+def _contacts(csm: Membership, customer: Organization, today: date) -> None:
+    for role, first, last, months in CONTACTS:
+        contact = accounts.change_key_contact(
+            csm,
+            customer,
+            accounts.ContactChange(
+                role=role,
+                name=f"{first} {last}",
+                email=f"{first.lower()}.{last.lower()}@{_domain(customer)}",
+                since=today - timedelta(days=min(months * 30, 700)),
+            ),
+        )
+        contact.created_at = _days_ago(min(months * 30, 700))
+    db.session.commit()
+
+
+def _change_admin(csm: Membership, customer: Organization, today: date) -> None:
+    first, last = NEW_ADMIN
+    contact = accounts.change_key_contact(
+        csm,
+        customer,
+        accounts.ContactChange(
+            role="admin",
+            name=f"{first} {last}",
+            email=f"{first.lower()}.{last.lower()}@{_domain(customer)}",
+            since=today - timedelta(days=42),
+        ),
+    )
+    contact.created_at = _days_ago(42)
+    previous = db.session.scalar(
+        select(KeyContact).where(
+            KeyContact.account_id == contact.account_id,
+            KeyContact.role == contact.role,
+            KeyContact.id != contact.id,
+        )
+    )
+    previous.ended_at = _days_ago(42)
+    db.session.commit()
+
+
+def _notes(csm: Membership, customer: Organization) -> None:
+    for days, body in NOTES:
+        note: AccountNote = accounts.add_note(csm, customer, body)
+        note.created_at = _days_ago(days)
+    db.session.commit()
