@@ -110,6 +110,14 @@ TESTS_OF: dict[str, tuple[str, ...]] = {
         "tests/ordering/test_orders.py",
         "tests/ordering/test_audit.py",
     ),
+    "billing.invoices": ("tests/billing/test_invoicing.py", "tests/billing/test_invoice_pages.py"),
+    "billing.payments": (
+        "tests/billing/test_payments.py",
+        "tests/billing/test_invoice_card_payments.py",
+        "tests/billing/test_payment_concurrency.py",
+    ),
+    "billing.credit_notes": ("tests/billing/test_credit_notes.py",),
+    "billing.charges": ("tests/billing/test_invoicing.py", "tests/billing/test_reconciliation.py"),
 }
 ALL_OF_THEM = frozenset(path for paths in TESTS_OF.values() for path in paths)
 

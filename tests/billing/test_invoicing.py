@@ -4,16 +4,19 @@ concurrency, nothing used by a crash, nothing changed once issued."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from decimal import Decimal
 from threading import Barrier
 
 import pytest
 from sqlalchemy import func, select
 
+from accounts.models import Organization
 from billing import invoices
-from billing.models import Charge, Invoice, InvoiceState
+from billing.models import BillingProfile, Charge, Invoice, InvoiceState
 from catalog.models import BillingPolicy
 from core import queue
+from core.audit import AuditEvent
 from core.db import utcnow
 from core.errors import InvalidTransition, ServiceError
 from core.extensions import db
@@ -260,3 +263,259 @@ def test_fifty_invoices_issued_at_once_get_fifty_consecutive_numbers(app, tenant
     with unscoped():
         stored = db.session.scalars(select(Invoice.number).where(Invoice.number.is_not(None)))
         assert sorted(stored) == sorted(numbers)
+
+
+# --- drafts ----------------------------------------------------------------------------------
+
+
+def test_a_draft_refuses_what_does_not_fit_and_says_why(app, tenant_a, unscoped):
+    with unscoped():
+        finance = factories.finance(tenant_a)
+        draft = invoices.draft_for(finance, tenant_a.customer_id)
+        refusals = [
+            (
+                lambda: invoices.add_line(finance, draft, "  ", 1, usd("1")),
+                "Description: required.",
+            ),
+            (
+                lambda: invoices.add_line(finance, draft, "x" * 301, 1, usd("1")),
+                "Description: at most 300 characters.",
+            ),
+            (
+                lambda: invoices.add_line(finance, draft, "Zero", 0, usd("1")),
+                "Quantity: a whole number from 1 to 10,000.",
+            ),
+            (
+                lambda: invoices.add_line(finance, draft, "Many", 10_001, usd("1")),
+                "Quantity: a whole number from 1 to 10,000.",
+            ),
+            (
+                lambda: invoices.add_line(finance, draft, "Euro", 1, Money(100, "EUR")),
+                "Unit price: this invoice is in USD.",
+            ),
+            (
+                lambda: invoices.add_line(finance, draft, "Minus", 1, usd("-0.01")),
+                "Unit price: cannot be negative; credit with a credit note instead.",
+            ),
+            (
+                lambda: invoices.add_line(finance, draft, "Tax", 1, usd("1"), Decimal("100.01")),
+                "Tax rate: a percentage from 0 to 100.",
+            ),
+            (
+                lambda: invoices.add_line(finance, draft, "Tax", 1, usd("1"), Decimal("-0.01")),
+                "Tax rate: a percentage from 0 to 100.",
+            ),
+            (
+                lambda: invoices.update_draft(
+                    finance, draft, po_number="", notes="", terms_days=366
+                ),
+                "Payment terms: from 0 to 365 days.",
+            ),
+            (
+                lambda: invoices.update_draft(
+                    finance, draft, po_number="", notes="", terms_days=-1
+                ),
+                "Payment terms: from 0 to 365 days.",
+            ),
+            (
+                lambda: invoices.update_draft(
+                    finance, draft, po_number="P" * 65, notes="", terms_days=30
+                ),
+                "PO number: at most 64 characters.",
+            ),
+            (
+                lambda: invoices.update_draft(
+                    finance, draft, po_number="", notes="n" * 1001, terms_days=30
+                ),
+                "Notes: at most 1,000 characters.",
+            ),
+            (
+                lambda: invoices.remove_line(finance, draft, 999_999),
+                "That line is not on this invoice.",
+            ),
+        ]
+        for attempt, message in refusals:
+            with pytest.raises(ServiceError) as refused:
+                attempt()
+            assert refused.value.message == message
+            db.session.rollback()
+        # Each bound itself is allowed.
+        invoices.add_line(finance, draft, "x" * 300, 10_000, usd("0"), Decimal("0"))
+        invoices.add_line(finance, draft, " Full tax ", 1, usd("10.00"), Decimal("100"))
+        invoices.update_draft(finance, draft, po_number=" PO-1 ", notes="n" * 1000, terms_days=365)
+        invoices.update_draft(finance, draft, po_number="P" * 64, notes="", terms_days=0)
+        draft = factories.reread(draft.id)
+        assert [(line.position, line.description, line.quantity) for line in draft.lines] == [
+            (1, "x" * 300, 10_000),
+            (2, "Full tax", 1),
+        ]
+        assert (draft.subtotal_minor, draft.tax_minor, draft.total_minor) == (1_000, 1_000, 2_000)
+        assert (draft.po_number, draft.notes, draft.terms_days) == ("P" * 64, "", 0)
+        updates = db.session.scalars(
+            select(AuditEvent.changes)
+            .where(AuditEvent.action == "invoice.updated", AuditEvent.object_id == draft.id)
+            .order_by(AuditEvent.id)
+        ).all()
+        assert updates[-1] == {
+            "po_number": ["PO-1", "P" * 64],
+            "notes": ["n" * 1000, ""],
+            "terms_days": [365, 0],
+        }
+        invoices.remove_line(finance, draft, draft.lines[1].id)
+        draft = factories.reread(draft.id)
+        assert (len(draft.lines), draft.total_minor) == (1, 0)
+
+
+def test_a_draft_holds_at_most_a_hundred_lines(app, tenant_a, unscoped):
+    with unscoped():
+        finance = factories.finance(tenant_a)
+        draft = invoices.draft_for(finance, tenant_a.customer_id)
+        for n in range(100):
+            invoices.add_line(finance, draft, f"Item {n}", 1, usd("1.00"))
+        with pytest.raises(ServiceError) as refused:
+            invoices.add_line(finance, draft, "One more", 1, usd("1.00"))
+        assert refused.value.message == "An invoice holds at most 100 lines."
+        assert factories.reread(draft.id).total_minor == 10_000
+
+
+def test_finance_drafts_only_for_its_own_customers_and_only_what_is_uninvoiced(
+    app, tenant_a, tenant_b, unscoped
+):
+    with unscoped():
+        finance = factories.finance(tenant_a)
+        for someone in (tenant_a.partner_id, tenant_a.vendor_id, tenant_b.customer_id, 999_999):
+            for draft in (invoices.draft_for, invoices.draft_from_uninvoiced):
+                with pytest.raises(ServiceError) as refused:
+                    draft(finance, someone)
+                assert refused.value.message == "Choose one of your customers."
+        neighbour = db.session.get(Organization, tenant_a.neighbour_id)
+        with pytest.raises(ServiceError) as refused:
+            invoices.draft_from_uninvoiced(finance, neighbour.id)
+        assert refused.value.message == f"{neighbour.name} has nothing uninvoiced."
+        assert db.session.scalar(select(func.count()).select_from(Invoice)) == 0
+        own = invoices.draft_for(finance, tenant_a.neighbour_id)
+        assert (own.customer_id, own.currency, own.terms_days, own.created_by_id) == (
+            tenant_a.neighbour_id,
+            "USD",
+            30,
+            finance.user_id,
+        )
+
+
+def test_issuing_numbers_dates_and_prints_both_parties_and_the_bank_details(
+    app, tenant_a, unscoped
+):
+    with unscoped():
+        finance = factories.finance(tenant_a)
+        vendor = db.session.get(Organization, tenant_a.vendor_id)
+        customer = db.session.get(Organization, tenant_a.customer_id)
+        db.session.add(
+            BillingProfile(
+                vendor_id=tenant_a.vendor_id,
+                organization_id=tenant_a.vendor_id,
+                legal_name="Vendor Legal GmbH",
+                address="1 Main St",
+                tax_id="DE123",
+                bank_details="IBAN DE00 1234",
+            )
+        )
+        db.session.commit()
+        draft = invoices.draft_for(finance, tenant_a.customer_id)
+        invoices.update_draft(finance, draft, po_number="", notes="", terms_days=14)
+        invoices.add_line(finance, draft, "Workshop", 1, usd("10.00"))
+        today = utcnow().date()
+        invoice = invoices.issue(finance, draft)
+        assert (invoice.number, invoice.sequence_year, invoice.sequence_number) == (
+            first_number(),
+            today.year,
+            1,
+        )
+        assert (invoice.issued_on, invoice.due_on) == (today, today + timedelta(days=14))
+        assert invoice.issued_by_id == finance.user_id
+        assert invoice.payment_instructions == "IBAN DE00 1234"
+        assert invoice.seller == {
+            "name": vendor.name,
+            "legal_name": "Vendor Legal GmbH",
+            "address": "1 Main St",
+            "tax_id": "DE123",
+            "tax_note": "",
+        }
+        assert invoice.buyer == {
+            "name": customer.name,
+            "legal_name": customer.name,
+            "address": "",
+            "tax_id": "",
+            "tax_note": "",
+        }
+        second = factories.reread(factories.issued(tenant_a))
+        assert second.number == f"INV-{today.year}-000002"
+        assert invoices.invoice_number("ACME", 2031, 1234567) == "ACME-2031-1234567"
+
+
+def test_a_line_taken_off_a_draft_or_a_discarded_draft_frees_its_charges_for_the_next_one(
+    app, tenant_a, unscoped
+):
+    with unscoped():
+        finance = factories.finance(tenant_a)
+        invoiced = factories.reread(factories.order_invoice(tenant_a))  # issued, prepaid
+        invoiced_charges = charges_of(invoiced.order_id)
+        engagement_id = factories.started(tenant_a, BillingPolicy.MILESTONES, price=usd("1000.01"))
+        [draft] = factories.drafts_of(engagement_id)
+        draft = factories.reread(draft.id)
+        [line] = draft.lines
+        invoices.add_line(finance, draft, "Travel", 1, usd("10.00"), Decimal("0"))
+        invoices.remove_line(finance, draft, line.id)
+        draft = factories.reread(draft.id)
+        assert [(x.description, x.net_minor) for x in draft.lines] == [("Travel", 1_000)]
+        assert (draft.subtotal_minor, draft.tax_minor, draft.total_minor) == (1_000, 0, 1_000)
+        [charge] = db.session.scalars(select(Charge).where(Charge.engagement_id == engagement_id))
+        assert charge.invoice_line_id is None
+        assert invoiced_charges  # other invoices keep their charges
+        assert all(line_id is not None for _, line_id in invoiced_charges)
+        assert charges_of(invoiced.order_id) == invoiced_charges
+        removed = db.session.scalar(
+            select(AuditEvent).where(AuditEvent.action == "invoice.line_removed")
+        )
+        assert (removed.object_id, removed.changes) == (
+            draft.id,
+            {"line_id": line.id, "net": "$500.01"},
+        )
+        neighbour = db.session.get(Organization, tenant_a.neighbour_id)
+        with pytest.raises(ServiceError) as refused:  # the freed charge is not the neighbour's
+            invoices.draft_from_uninvoiced(finance, neighbour.id)
+        assert refused.value.message == f"{neighbour.name} has nothing uninvoiced."
+        db.session.rollback()
+        again = invoices.draft_from_uninvoiced(finance, tenant_a.customer_id)
+        again = factories.reread(again.id)
+        assert (again.origin, again.created_by_id, again.state) == (
+            "Uninvoiced items",
+            finance.user_id,
+            State.DRAFT,
+        )
+        assert [(x.description, x.quantity, x.net_minor) for x in again.lines] == [
+            (line.description, 1, 50_001)
+        ]
+        assert db.session.get(Charge, charge.id).invoice_line_id == again.lines[0].id
+        with pytest.raises(ServiceError) as refused:
+            invoices.draft_from_uninvoiced(finance, tenant_a.customer_id)
+        customer = db.session.get(Organization, tenant_a.customer_id)
+        assert refused.value.message == f"{customer.name} has nothing uninvoiced."
+        invoices.discard(finance, again)
+        again = factories.reread(again.id)
+        assert (again.state, again.number) == (State.VOID, None)
+        assert db.session.get(Charge, charge.id).invoice_line_id is None
+        assert factories.reread(draft.id).state is State.DRAFT  # the other draft is untouched
+        voided = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "invoice.void"))
+        assert (voided.object_id, voided.changes) == (again.id, {"state": ["draft", "void"]})
+
+
+def charges_of(order_id: int) -> list[tuple[int, int | None]]:
+    """Each charge of the order and the invoice line it is on."""
+    return [
+        tuple(row)
+        for row in db.session.execute(
+            select(Charge.id, Charge.invoice_line_id)
+            .where(Charge.order_id == order_id)
+            .order_by(Charge.id)
+        )
+    ]

@@ -9,14 +9,23 @@ import re
 import pytest
 from sqlalchemy import func, select
 
+from accounts.models import Organization
 from catalog import catalogs, servlets
-from catalog.models import Catalog, Servlet, ServletVersion, VersionState
+from catalog.models import (
+    Catalog,
+    Recommendation,
+    RecommendationState,
+    Servlet,
+    ServletVersion,
+    VersionState,
+)
 from core.audit import AuditEvent
 from core.errors import Conflict, ServiceError
 from core.extensions import db
 from core.mail import OutboxEmail
 from core.money import Money
 from core.permissions import Role
+from core.sequences import SequenceCounter
 from delivery.models import Engagement, EngagementState
 from ordering import checkout
 from ordering.models import Cart, CartLine, Order, OrderLine, OrderState, PaymentRoute
@@ -441,3 +450,195 @@ def test_wrong_answers_are_refused_as_a_whole_with_each_problem_by_field(app, te
             checkout.place_order(buyer, service_checkout(tenant_a, answers=answers))
     assert refused.value.message == "Some answers need your attention; see the marked fields."
     assert set(refused.value.problems[line_id]) == {3, 4}
+
+
+def test_a_placed_order_records_what_the_customer_agreed_to_and_empties_the_cart(
+    app, tenant_a, unscoped
+):
+    """The order row, its line and the placement's audit event hold the catalog's figures and
+    the checkout's choices; the cart is emptied and gets a new token."""
+    buyer = factories.actor(tenant_a)
+    with unscoped():
+        vendor = db.session.get(Organization, tenant_a.vendor_id)
+        vendor.payment_terms_days = 45
+        db.session.commit()
+        factories.cart_line(tenant_a, quantity=2)
+        placed = service_checkout(tenant_a, po_number="  PO-7 ", ip="2001:db8::" + "f" * 60)
+        order = checkout.place_order(buyer, placed)
+        line = db.session.scalar(select(OrderLine))
+        assert (order.state, order.total, order.currency) == (
+            OrderState.CONFIRMED,
+            Money(1_000_000, "USD"),
+            "USD",
+        )
+        assert (order.placed_by_id, order.customer_id, order.vendor_id) == (
+            buyer.user_id,
+            tenant_a.customer_id,
+            tenant_a.vendor_id,
+        )
+        assert order.payment_terms_days == 45
+        assert order.terms_accepted_ip == ("2001:db8::" + "f" * 60)[:45]
+        assert (line.quantity, line.unit_price, line.currency) == (2, Money(500_000, "USD"), "USD")
+        assert line.recommendation_id is None
+        placement = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "order.placed"))
+        assert (placement.object_type, placement.object_id) == ("order", order.id)
+        assert placement.changes == {
+            "state": "confirmed",
+            "total": str(Money(1_000_000, "USD")),
+            "payment_route": "invoice",
+            "po_number": "PO-7",
+            "terms_version": "1",
+            "lines": [[line.servlet_version_id, 2]],
+        }
+        confirmation = db.session.scalar(
+            select(AuditEvent).where(AuditEvent.action == "order.confirmed")
+        )
+        assert confirmation.changes == {"via": "invoice"}
+        assert (confirmation.object_type, confirmation.object_id) == ("order", order.id)
+        assert db.session.scalar(select(func.count()).select_from(CartLine)) == 0
+        assert factories.token(tenant_a) not in ("", None, placed.token)
+        factories.cart_line(tenant_a)
+        again = checkout.place_order(buyer, service_checkout(tenant_a))
+        assert again.id != order.id
+        assert again.terms_accepted_ip is None
+        assert again.po_number == ""  # no PO number given
+        assert again.number == order.number + 1
+
+
+@pytest.mark.parametrize(
+    ("role", "threshold", "expected"),
+    [
+        (Role.BUYER, None, OrderState.CONFIRMED),
+        (Role.BUYER, 500_000, OrderState.CONFIRMED),  # equal to the threshold: not above it
+        (Role.BUYER, 499_999, OrderState.AWAITING_APPROVAL),
+        (Role.APPROVER, 499_999, OrderState.CONFIRMED),  # an approver's own order
+    ],
+)
+def test_only_a_buyers_order_above_the_threshold_waits_for_an_approver(
+    app, tenant_a, unscoped, role, threshold, expected
+):
+    with unscoped():
+        factories.set_threshold(tenant_a, threshold)
+        factories.cart_line(tenant_a, role=role)
+        order = db.session.get(Order, factories.place(tenant_a, role))
+        assert order.state == expected
+        told = db.session.scalars(
+            select(OutboxEmail).where(OutboxEmail.subject.startswith("Approval needed"))
+        ).all()
+        if expected == OrderState.AWAITING_APPROVAL:
+            approver = tenant_a.people[Role.APPROVER]
+            customer = db.session.get(Organization, tenant_a.customer_id)
+            assert [email.recipient for email in told] == [approver.email]
+            assert f"for {customer.name} totalling $5,000.00" in told[0].body
+            assert not db.session.scalar(
+                select(func.count()).where(AuditEvent.action == "order.confirmed")
+            )
+        else:
+            assert told == []
+
+
+def test_a_total_in_another_currency_than_the_vendors_counts_as_above_the_threshold(
+    app, tenant_a, unscoped
+):
+    with unscoped():
+        customer = db.session.get(Organization, tenant_a.customer_id)
+        customer.approval_threshold_minor = 10_000_000
+        assert checkout.above_threshold(customer, Money(100, "EUR"), "USD")
+        assert not checkout.above_threshold(customer, Money(10_000_000, "USD"), "USD")
+        assert checkout.above_threshold(customer, Money(10_000_001, "USD"), "USD")
+        customer.approval_threshold_minor = None
+        assert not checkout.above_threshold(customer, Money(100, "EUR"), "USD")
+
+
+def test_payment_routes_are_listed_card_first_then_account_then_credits(
+    app, tenant_a, unscoped, monkeypatch
+):
+    with unscoped():
+        customer = db.session.get(Organization, tenant_a.customer_id)
+        assert checkout.payment_routes_for(customer) == [PaymentRoute.INVOICE]
+        factories.credits(tenant_a)
+        monkeypatch.setattr(checkout.stripe_gateway, "configured", lambda: True)
+        assert checkout.payment_routes_for(customer) == [
+            PaymentRoute.CARD,
+            PaymentRoute.INVOICE,
+            PaymentRoute.ENTITLEMENT,
+        ]
+
+
+def test_an_empty_cart_or_one_mixing_currencies_is_refused_with_what_to_do(app, tenant_a, unscoped):
+    buyer = factories.actor(tenant_a)
+    with unscoped():
+        factories.order(tenant_a)  # leaves an emptied cart behind
+        with pytest.raises(ServiceError) as refused:
+            checkout.place_order(buyer, service_checkout(tenant_a))
+        assert refused.value.message == "Your cart is empty."
+        factories.cart_line(tenant_a)
+        euro = factories.offered_servlet(
+            tenant_a, price=Money(300_000, "EUR"), delivery_cost=Money(100_000, "EUR")
+        )
+        # The cart refuses a second currency when adding; a line written past that check
+        # (say, added before the price changed currency) is refused at checkout.
+        cart = db.session.scalar(select(Cart).where(Cart.user_id == buyer.user_id))
+        db.session.add(
+            CartLine(vendor_id=tenant_a.vendor_id, cart_id=cart.id, servlet_id=euro, quantity=1)
+        )
+        db.session.commit()
+        with pytest.raises(ServiceError) as refused:
+            checkout.place_order(buyer, service_checkout(tenant_a))
+        assert refused.value.message == (
+            "Your cart mixes currencies; order each currency separately."
+        )
+        assert db.session.scalar(select(func.count()).select_from(Order)) == 1
+
+
+def test_order_numbers_continue_the_vendors_sequence(app, tenant_a, unscoped):
+    with unscoped():
+        db.session.add(SequenceCounter(vendor_id=tenant_a.vendor_id, name="order", value=41))
+        db.session.commit()
+        assert db.session.get(Order, factories.order(tenant_a)).number == 42
+
+
+def test_an_order_placed_from_a_recommendation_closes_it_as_ordered(app, tenant_a, unscoped):
+    with unscoped():
+        servlet_id = factories.offered_servlet(tenant_a)
+        recommendation_id = catalog_factories.recommendation(tenant_a, servlet_id)
+        factories.cart_line(tenant_a, servlet_id)
+        order = db.session.get(Order, factories.place(tenant_a))
+        line = db.session.scalar(select(OrderLine).where(OrderLine.order_id == order.id))
+        assert line.recommendation_id == recommendation_id
+        recommendation = db.session.get(Recommendation, recommendation_id)
+        assert recommendation.state == RecommendationState.ORDERED
+
+
+def test_a_line_whose_questions_got_no_answers_at_all_is_refused_field_by_field(
+    app, tenant_a, unscoped
+):
+    buyer = factories.actor(tenant_a)
+    with unscoped():
+        servlet_id = factories.offered_servlet(tenant_a, intake_questions=ALL_QUESTIONS)
+        line_id = factories.cart_line(tenant_a, servlet_id)
+        with pytest.raises(checkout.IntakeInvalid) as refused:
+            checkout.place_order(buyer, service_checkout(tenant_a, answers={}))
+    assert set(refused.value.problems[line_id]) == {0, 1, 2, 3, 4}
+
+
+def test_servlets_withdrawn_from_the_cart_are_named_in_the_refusal(app, tenant_a, unscoped):
+    buyer = factories.actor(tenant_a)
+    admin = catalog_factories.actor(tenant_a)
+    with unscoped():
+        factories.cart_line(tenant_a)  # still offered
+        for title in ("Alpha Audit", "Beta Review"):
+            servlet_id = factories.offered_servlet(tenant_a, title=title)
+            factories.cart_line(tenant_a, servlet_id)
+            servlets.retire_servlet(admin, db.session.get(Servlet, servlet_id))
+        with pytest.raises(ServiceError) as refused:
+            checkout.place_order(buyer, service_checkout(tenant_a))
+        assert db.session.scalar(select(func.count()).select_from(CartLine)) == 3
+    rest = (
+        " is no longer offered to you (retired, or no longer in your catalogs). "
+        "Remove it from your cart to continue; the rest of your cart is kept."
+    )
+    assert refused.value.message in {
+        "“Alpha Audit”, “Beta Review”" + rest,
+        "“Beta Review”, “Alpha Audit”" + rest,
+    }

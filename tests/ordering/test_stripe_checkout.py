@@ -4,12 +4,18 @@ order in the metadata and an idempotency key, and nothing confirmed by coming ba
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
+from core.audit import AuditEvent
+from core.db import utcnow
+from core.errors import Conflict, InvalidTransition
 from core.extensions import db
 from core.permissions import Role
+from core.queue import QueuedJob
+from ordering import payments
 from ordering.models import Order, OrderState, PaymentRoute
 from ordering.payment_models import CardPayment
 from tests.conftest import sign_in
@@ -208,3 +214,108 @@ def test_every_outgoing_stripe_post_carries_our_idempotency_key(
             key,
         )
     assert len(stripe_fake.refunds) == 2
+
+
+class TestTheCheckoutSession:
+    @pytest.fixture
+    def app_config(self, stripe_fake):
+        return stripe_fake.app_config
+
+    def test_stripe_is_asked_for_the_order_total_named_by_its_servlets_and_the_buyers_email(
+        self, stripe_fake, tenant_a, unscoped
+    ):
+        with unscoped():
+            for title in ("Zeta Review", "Alpha Audit"):
+                factories.cart_line(tenant_a, factories.offered_servlet(tenant_a, title=title))
+            order_id = factories.place(tenant_a, route=PaymentRoute.CARD)
+            order = db.session.get(Order, order_id)
+            reference = order.reference
+            url = payments.start_card_payment(factories.actor(tenant_a), order)
+            payment = db.session.scalar(select(CardPayment))
+            assert (payment.attempt, payment.amount_minor, payment.currency) == (
+                1,
+                1_000_000,
+                "USD",
+            )
+            assert url == payment.checkout_url
+            assert payment.expires_at is not None
+            started = db.session.scalar(
+                select(AuditEvent).where(AuditEvent.action == "card_payment.started")
+            )
+            assert started.changes == {
+                "order_id": order_id,
+                "attempt": 1,
+                "session": payment.checkout_session_id,
+            }
+        (created,) = stripe_fake.posts()
+        metadata = {
+            "purpose": "order_payment",
+            "order_id": str(order_id),
+            "vendor_id": str(tenant_a.vendor_id),
+            "attempt": "1",
+        }
+        assert created.params["mode"] == "payment"
+        assert created.params["metadata"] == metadata
+        assert created.params["payment_intent_data"] == {
+            "metadata": metadata,
+            "description": f"Order {reference}",
+        }
+        assert created.params["customer_email"] == tenant_a.people[Role.BUYER].email
+        assert created.params["line_items"] == {
+            "0": {
+                "quantity": "1",
+                "price_data": {
+                    "currency": "usd",
+                    "unit_amount": "1000000",
+                    "product_data": {
+                        "name": f"Order {reference}",
+                        "description": "Alpha Audit, Zeta Review",
+                    },
+                },
+            }
+        }
+
+    def test_a_session_about_to_expire_is_not_handed_out_again(
+        self, stripe_fake, tenant_a, unscoped
+    ):
+        with unscoped():
+            card_order = card_orders.awaiting_payment(tenant_a)
+            payment = db.session.scalar(select(CardPayment))
+            payment.expires_at = utcnow() + timedelta(minutes=11)
+            db.session.commit()
+            order = db.session.get(Order, card_order.order_id)
+            buyer = factories.actor(tenant_a)
+            assert card_order.session_id in payments.start_card_payment(buyer, order)
+            payment = db.session.scalar(select(CardPayment))
+            payment.expires_at = utcnow() + timedelta(minutes=9)
+            db.session.commit()
+            url = payments.start_card_payment(buyer, order)
+            assert card_order.session_id not in url
+            assert [p.attempt for p in payments.payments_of(order)] == [1, 2]
+            expiry = db.session.scalar(
+                select(QueuedJob).where(QueuedJob.kind == "card_payment.expire")
+            )
+            assert expiry.payload == {"session_id": card_order.session_id, "payment_id": payment.id}
+
+    def test_card_payment_refuses_with_the_reason_when_it_cannot_start(
+        self, stripe_fake, tenant_a, unscoped
+    ):
+        with unscoped():
+            card_order = card_orders.awaiting_payment(tenant_a)
+            order = db.session.get(Order, card_order.order_id)
+            buyer = factories.actor(tenant_a)
+            stripe_fake.pay(card_order.session_id, delayed=True)
+            payments.sync_checkout_session(card_order.session_id)
+            with pytest.raises(Conflict) as refused:
+                payments.start_card_payment(buyer, order)
+            assert refused.value.message == (
+                f"Your payment of order {card_order.reference} is being processed; the order "
+                "is confirmed as soon as it clears."
+            )
+            db.session.rollback()
+            invoice_order = db.session.get(Order, factories.order(tenant_a))
+            with pytest.raises(InvalidTransition) as refused:
+                payments.start_card_payment(buyer, invoice_order)
+            assert refused.value.message == (
+                f"Order {invoice_order.reference} does not wait for a card payment."
+            )
