@@ -56,6 +56,26 @@ PEOPLE = {
 }
 
 
+def first_member(organization_id: int, role: Role) -> Membership | None:
+    """The organisation's first person in ``role``: whom the other areas' seeders act as."""
+    return db.session.scalar(
+        select(Membership)
+        .where(Membership.organization_id == organization_id, Membership.role == role)
+        .order_by(Membership.id)
+    )
+
+
+def vendors() -> list[Organization]:
+    """Every vendor, oldest first: the other areas' seeders fill each in turn."""
+    return list(
+        db.session.scalars(
+            select(Organization)
+            .where(Organization.kind == OrgKind.VENDOR)
+            .order_by(Organization.id)
+        )
+    )
+
+
 def _organization(name: str, kind: OrgKind, vendor: Organization | None) -> Organization:
     organization = db.session.scalar(select(Organization).where(Organization.name == name))
     if organization is None:

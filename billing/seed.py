@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy import select, update
 
 from accounts.models import Membership, Organization
+from accounts.seed import first_member, vendors
 from billing import credit_notes, dunning, invoices, payments, payouts, profiles
 from billing.models import (
     BillingProfile,
@@ -42,25 +43,14 @@ from ordering.models import Order
 _I = InvoiceState
 
 
-def _member(organization_id: int, role: Role) -> Membership | None:
-    return db.session.scalar(
-        select(Membership)
-        .where(Membership.organization_id == organization_id, Membership.role == role)
-        .order_by(Membership.id)
-    )
-
-
 @seeder
 def seed_billing(logins: list[Login]) -> None:
-    vendors = db.session.scalars(
-        select(Organization).where(Organization.kind == OrgKind.VENDOR).order_by(Organization.id)
-    )
-    for vendor in list(vendors):
+    for vendor in vendors():
         if db.session.scalar(
             select(BillingProfile.id).where(BillingProfile.organization_id == vendor.id)
         ):
             continue
-        finance = _member(vendor.id, Role.FINANCE)
+        finance = first_member(vendor.id, Role.FINANCE)
         if finance is not None:
             with tenant_scope(vendor.id):
                 _seed_vendor(vendor, finance)

@@ -9,6 +9,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from accounts.models import Membership, Organization
+from accounts.seed import first_member
 from catalog import catalogs, recommendations, servlets
 from catalog.content import ServletContent
 from catalog.models import (
@@ -156,14 +157,6 @@ def _content(spec: tuple, product: str, currency: str) -> ServletContent:
     )
 
 
-def _member(organization_id: int, role: Role) -> Membership | None:
-    return db.session.scalar(
-        select(Membership).where(
-            Membership.organization_id == organization_id, Membership.role == role
-        )
-    )
-
-
 @seeder
 def seed_catalog(logins: list[Login]) -> None:
     for vendor_name, product in PRODUCT.items():
@@ -172,7 +165,7 @@ def seed_catalog(logins: list[Login]) -> None:
             continue
         if db.session.scalar(select(Servlet.id).where(Servlet.vendor_id == vendor.id)):
             continue
-        admin = _member(vendor.id, Role.ADMIN)
+        admin = first_member(vendor.id, Role.ADMIN)
         if admin is not None:
             _seed_vendor(admin, vendor, product)
 
@@ -223,8 +216,8 @@ def _seed_vendor(admin: Membership, vendor: Organization, product: str) -> None:
 
 
 def _seed_recommendations(vendor: Organization, customer: Organization, live: list) -> None:
-    csm = _member(vendor.id, Role.CSM)
-    buyer = _member(customer.id, Role.BUYER)
+    csm = first_member(vendor.id, Role.CSM)
+    buyer = first_member(customer.id, Role.BUYER)
     if csm is None or buyer is None:
         return
     reasons = [

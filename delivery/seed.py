@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 from werkzeug.datastructures import FileStorage
 
 from accounts.models import Membership, Organization
+from accounts.seed import first_member, vendors
 from catalog.models import ServletKind, ServletVersion
 from core.audit import AuditEvent
 from core.db import utcnow
@@ -86,14 +87,6 @@ class People:
     approver: Membership
 
 
-def _member(organization_id: int, role: Role) -> Membership | None:
-    return db.session.scalar(
-        select(Membership)
-        .where(Membership.organization_id == organization_id, Membership.role == role)
-        .order_by(Membership.id)
-    )
-
-
 def _first(vendor: Organization, kind: OrgKind) -> Organization | None:
     return db.session.scalar(
         select(Organization)
@@ -107,12 +100,12 @@ def _people(vendor: Organization) -> People | None:
     if customer is None or partner is None:
         return None
     found = [
-        _member(vendor.id, Role.DELIVERY_MANAGER),
-        _member(vendor.id, Role.CONSULTANT),
-        _member(partner.id, Role.PARTNER_MANAGER),
-        _member(partner.id, Role.PARTNER_CONSULTANT),
-        _member(customer.id, Role.BUYER),
-        _member(customer.id, Role.APPROVER),
+        first_member(vendor.id, Role.DELIVERY_MANAGER),
+        first_member(vendor.id, Role.CONSULTANT),
+        first_member(partner.id, Role.PARTNER_MANAGER),
+        first_member(partner.id, Role.PARTNER_CONSULTANT),
+        first_member(customer.id, Role.BUYER),
+        first_member(customer.id, Role.APPROVER),
     ]
     return None if None in found else People(*found)  # type: ignore[arg-type]
 
@@ -133,10 +126,7 @@ def _engagements(vendor_id: int, po_number: str | None) -> list[Engagement]:
 
 @seeder
 def seed_delivery(logins: list[Login]) -> None:
-    vendors = db.session.scalars(
-        select(Organization).where(Organization.kind == OrgKind.VENDOR).order_by(Organization.id)
-    )
-    for vendor in list(vendors):
+    for vendor in vendors():
         if db.session.scalar(select(Resource.id).where(Resource.vendor_id == vendor.id)):
             continue
         people = _people(vendor)

@@ -10,6 +10,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from accounts.models import Membership, Organization
+from accounts.seed import first_member, vendors
 from catalog.models import QuestionType, Servlet, ServletKind, visible_servlet_ids
 from catalog.queries import Offer, offers_for
 from core.db import utcnow
@@ -19,14 +20,6 @@ from core.permissions import OrgKind, Role
 from ordering import carts, checkout, entitlements, orders
 from ordering.intake import questions_of
 from ordering.models import Order, PaymentRoute
-
-
-def _member(organization_id: int, role: Role) -> Membership | None:
-    return db.session.scalar(
-        select(Membership).where(
-            Membership.organization_id == organization_id, Membership.role == role
-        )
-    )
 
 
 def _sample_answer(kind: QuestionType, choices: tuple[str, ...]) -> str:
@@ -69,10 +62,7 @@ def _order(
 
 @seeder
 def seed_orders(logins: list[Login]) -> None:
-    vendors = db.session.scalars(
-        select(Organization).where(Organization.kind == OrgKind.VENDOR).order_by(Organization.id)
-    )
-    for vendor in list(vendors):
+    for vendor in vendors():
         if db.session.scalar(select(Order.id).where(Order.vendor_id == vendor.id).limit(1)):
             continue
         customer = db.session.scalar(
@@ -86,9 +76,9 @@ def seed_orders(logins: list[Login]) -> None:
 
 
 def _seed_customer(vendor: Organization, customer: Organization) -> None:
-    buyer = _member(customer.id, Role.BUYER)
-    approver = _member(customer.id, Role.APPROVER)
-    csm = _member(vendor.id, Role.CSM)
+    buyer = first_member(customer.id, Role.BUYER)
+    approver = first_member(customer.id, Role.APPROVER)
+    csm = first_member(vendor.id, Role.CSM)
     servlet_ids = list(
         db.session.scalars(
             select(Servlet.id)

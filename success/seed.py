@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 
 from accounts.models import Membership, Organization
+from accounts.seed import first_member, vendors
 from core.db import utcnow
 from core.demo import Login, seeder
 from core.extensions import db
@@ -49,25 +50,14 @@ NOTES = (
 )
 
 
-def _member(organization_id: int, role: Role) -> Membership | None:
-    return db.session.scalar(
-        select(Membership)
-        .where(Membership.organization_id == organization_id, Membership.role == role)
-        .order_by(Membership.id)
-    )
-
-
 @seeder
 def seed_success(logins: list[Login]) -> None:
-    vendors = db.session.scalars(
-        select(Organization).where(Organization.kind == OrgKind.VENDOR).order_by(Organization.id)
-    )
-    for vendor in list(vendors):
+    for vendor in vendors():
         if db.session.scalar(
             select(CustomerAccount.id).where(CustomerAccount.vendor_id == vendor.id).limit(1)
         ):
             continue
-        admin, csm = _member(vendor.id, Role.ADMIN), _member(vendor.id, Role.CSM)
+        admin, csm = first_member(vendor.id, Role.ADMIN), first_member(vendor.id, Role.CSM)
         if admin is not None and csm is not None:
             with tenant_scope(vendor.id):
                 _seed_vendor(vendor, admin, csm)
