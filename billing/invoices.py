@@ -266,16 +266,6 @@ def update_draft(
     db.session.commit()
 
 
-def uninvoiced(customer_id: int) -> list[Charge]:
-    return list(
-        db.session.scalars(
-            select(Charge)
-            .where(Charge.customer_id == customer_id, Charge.invoice_line_id.is_(None))
-            .order_by(Charge.id)
-        )
-    )
-
-
 def draft_from_uninvoiced(actor: Actor, customer_id: int) -> Invoice:
     """Finance drafts an invoice of everything billable to a customer not yet on one."""
     _refuse_unless_books(actor)

@@ -93,6 +93,7 @@ TESTS_OF: dict[str, tuple[str, ...]] = {
         "tests/ordering/test_checkout.py",
         "tests/ordering/test_hostile_checkout.py",
         "tests/ordering/test_money_path.py",
+        "tests/ordering/test_entitlements.py",  # orders paid with credits
     ),
     "ordering.payments": (
         "tests/ordering/test_stripe_checkout.py",

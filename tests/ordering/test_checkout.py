@@ -20,7 +20,7 @@ from catalog.models import (
     VersionState,
 )
 from core.audit import AuditEvent
-from core.errors import Conflict, ServiceError
+from core.errors import Conflict, NotAllowed, ServiceError
 from core.extensions import db
 from core.mail import OutboxEmail
 from core.money import Money
@@ -642,3 +642,10 @@ def test_servlets_withdrawn_from_the_cart_are_named_in_the_refusal(app, tenant_a
         "“Alpha Audit”, “Beta Review”" + rest,
         "“Beta Review”, “Alpha Audit”" + rest,
     }
+
+
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.CSM, Role.FINANCE])
+def test_only_the_customers_buyers_and_approvers_may_place_orders(app, tenant_a, unscoped, role):
+    with unscoped(), pytest.raises(NotAllowed) as refused:
+        checkout.place_order(factories.actor(tenant_a, role), service_checkout(tenant_a))
+    assert refused.value.message == "You do not have permission to do that."
