@@ -8,7 +8,17 @@ from core.wiring import wire
 bp = Blueprint("success", __name__)
 
 # The modules that declare something for the app; see core.wiring.
-MODULES = ("seed", "views", "home")
+MODULES = (
+    "signal_models",
+    "health_models",
+    "playbook_models",
+    "plan_models",
+    "survey_models",
+    "report_models",
+    "seed",
+    "views",
+    "home",
+)
 
 
 def init_app(app: Flask) -> None:

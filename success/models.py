@@ -119,3 +119,19 @@ class AccountNote(IdMixin, TenantMixin, TimestampMixin, db.Model):
     author_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
 
     author: Mapped[User | None] = relationship(foreign_keys=[author_id])
+
+
+class SuccessSettings(IdMixin, TenantMixin, TimestampMixin, db.Model):
+    """The vendor's customer-success settings; a vendor without a row has the defaults."""
+
+    __tablename__ = "success_settings"
+    __table_args__ = (sa.UniqueConstraint("vendor_id"),)
+
+    # A vendor with a large team keeps each CSM to the accounts they own (others answer 404).
+    csms_see_own_accounts_only: Mapped[bool] = mapped_column(default=False)
+    # Early warning: a score under this, or fallen by ``warning_drop`` points in 30 days.
+    warning_below: Mapped[int] = mapped_column(default=50)
+    warning_drop: Mapped[int] = mapped_column(default=15)
+    updated_at: Mapped[datetime | None]
+
+    reach = _lazy_reach("account_reach")

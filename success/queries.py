@@ -15,6 +15,7 @@ from accounts.models import Membership, Organization, User
 from catalog.models import LifecycleStage
 from core.extensions import db
 from core.permissions import Actor, OrgKind, Role
+from success import policies
 from success.models import CustomerAccount
 
 MINE, ALL = "mine", "all"
@@ -68,7 +69,7 @@ def accounts(actor: Actor, filters: AccountFilters, today: date) -> sa.Select[An
     """The vendor's customers (the tenant filter comes from ``core.tenancy``), by name; those
     renewing soon by renewal date."""
     stmt = select(Organization).where(Organization.kind == OrgKind.CUSTOMER)
-    if filters.who == MINE:
+    if filters.who == MINE or policies.restricted_to_own(actor):
         stmt = stmt.where(Organization.csm_id == actor.id)
     if filters.segment or filters.stage or filters.renewing:
         stmt = stmt.join(CustomerAccount, CustomerAccount.organization_id == Organization.id)

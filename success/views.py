@@ -23,6 +23,7 @@ from core.pagination import page_number, paginate
 from core.permissions import OrgKind, current_actor, get_or_404, requires
 from success import accounts, bp, policies, queries
 from success.forms import AccountRecordForm, ContactForm, NoteForm, OwnerForm
+from success.sections import sections_for
 from success.timeline import timeline
 
 READERS = policies.ACCOUNT_READERS
@@ -90,7 +91,9 @@ def export_accounts() -> ResponseReturnValue:
 def _customer(account_id: int) -> Organization:
     """The customer organisation ``account_id`` names, within the caller's tenant."""
     customer = get_or_404(Organization, account_id)
-    if customer.kind is not OrgKind.CUSTOMER:
+    if customer.kind is not OrgKind.CUSTOMER or not policies.sees_account(
+        current_actor(), customer
+    ):
         abort(404)
     return customer
 
@@ -127,6 +130,7 @@ def _account_page(customer: Organization, status: int = 200, **forms: Any) -> Re
         owner=queries.owner_names([customer.csm_id]).get(customer.csm_id, ""),
         contacts=accounts.current_contacts(account),
         timeline=timeline(customer, account, page_number(), utcnow().date()),
+        sections=sections_for(customer, actor, utcnow().date()),
         links=_timeline_links(),
         editable=editable,
         segments=queries.segments() if editable else [],
