@@ -20,7 +20,13 @@ from core.permissions import Role
 from delivery.models import Engagement
 from ordering.models import Order
 from success import accounts
-from success.models import AccountNote, ContactRole, CustomerAccount, KeyContact
+from success.models import (
+    AccountNote,
+    ContactRole,
+    CustomerAccount,
+    KeyContact,
+    SuccessSettings,
+)
 from success.timeline import PER_PAGE, timeline
 from tests.billing import factories as billing_factories
 from tests.catalog.factories import actor
@@ -146,6 +152,32 @@ def test_nobody_else_sees_accounts(client, tenant_a, role):
         client.post(f"/accounts/{tenant_a.customer_id}/notes", data={"body": "x"}).status_code
         == 404
     )
+
+
+def test_a_vendor_may_keep_each_csm_to_their_own_accounts(client, tenant_a, unscoped):
+    with unscoped():
+        own(tenant_a)
+        db.session.add(
+            SuccessSettings(vendor_id=tenant_a.vendor_id, csms_see_own_accounts_only=True)
+        )
+        db.session.commit()
+        first, neighbour = (
+            customer(tenant_a).name,
+            db.session.get(Organization, tenant_a.neighbour_id).name,
+        )
+    sign_in(client, tenant_a.people[Role.CSM])
+    assert client.get(f"/accounts/{tenant_a.customer_id}").status_code == 200
+    assert client.get(f"/accounts/{tenant_a.neighbour_id}").status_code == 404
+    assert (
+        client.post(f"/accounts/{tenant_a.neighbour_id}/notes", data={"body": "x"}).status_code
+        == 404
+    )
+    everyone = client.get("/accounts?who=all").get_data(as_text=True)
+    assert first in everyone
+    assert neighbour not in everyone
+    sign_in(client, tenant_a.people[Role.ADMIN])
+    assert client.get(f"/accounts/{tenant_a.neighbour_id}").status_code == 200
+    assert neighbour in client.get("/accounts?who=all").get_data(as_text=True)
 
 
 def test_the_service_refuses_readers_who_may_not_change(tenant_a, unscoped):
