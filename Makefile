@@ -48,6 +48,7 @@ bench: $(VENV)/.installed harfbuzz-subset
 	$(PY) -m bench.background
 	$(PY) -m bench.dashboard
 	$(PY) -m bench.invoice_pdf
+	$(PY) -m bench.health
 
 # About 40 minutes on two cores; leaves mutants/ behind (make mutate MUTATE=--keep reuses it).
 mutate: $(VENV)/.installed

@@ -26,6 +26,7 @@ from core.permissions import Actor, Role
 from delivery import policies, recipients
 from delivery.models import CLOSED, ENGAGEMENT_LIFE, Engagement, EngagementState
 from delivery.moves import lock
+from delivery.signals import engagement_rated
 from ordering import orders
 from ordering.models import Order, OrderLine, OrderState
 
@@ -179,5 +180,6 @@ def rate(actor: Actor, engagement: Engagement, rating: Rating) -> Engagement:
         engagement,
         changes={"csat": rating.csat, "nps": rating.nps, "comment": comment},
     )
+    engagement_rated.send(engagement)
     db.session.commit()
     return engagement

@@ -17,7 +17,22 @@ MODULES = (
     "report_models",
     "seed",
     "views",
+    "health",
+    "health_views",
+    "suggestions",
+    "playbook_views",
+    "signal_views",
+    "plan_views",
+    "report_views",
+    "report_documents",
     "home",
+    "health_home",
+    "playbook_home",
+    "surveys",
+    "follow_ups",
+    "survey_views",
+    "renewal_views",
+    "survey_home",
 )
 
 

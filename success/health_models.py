@@ -87,7 +87,11 @@ class HealthHistory(IdMixin, TenantMixin, db.Model):
     in 30 days"), largest move first."""
 
     __tablename__ = "health_history"
-    __table_args__ = (sa.UniqueConstraint("customer_id", "day"),)
+    __table_args__ = (
+        sa.UniqueConstraint("customer_id", "day"),
+        # A run finds the day's rows of the vendor (a second change the same day) by this.
+        sa.Index("ix_health_history_day", "vendor_id", "day"),
+    )
 
     customer_id: Mapped[int] = mapped_column(sa.ForeignKey("organization.id"))
     day: Mapped[date]

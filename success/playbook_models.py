@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, query_expression
 
 from accounts.models import User
 from catalog.models import LifecycleStage, Recommendation, Servlet, ServletKind
@@ -54,6 +54,8 @@ class Playbook(IdMixin, TenantMixin, TimestampMixin, db.Model):
 
     signal_type: Mapped[SignalType | None] = relationship()
     servlet: Mapped[Servlet] = relationship()
+    # As on ``Suggestion``: the servlet's published title where a query loads it.
+    servlet_title: Mapped[str | None] = query_expression()
 
     reach = _lazy_reach("account_reach")
 
@@ -99,5 +101,8 @@ class Suggestion(IdMixin, TenantMixin, TimestampMixin, db.Model):
     servlet: Mapped[Servlet] = relationship()
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
     recommendation: Mapped[Recommendation | None] = relationship()
+    # The suggested servlet's published title, loaded by the queries that show it
+    # (``with_expression``); no column.
+    servlet_title: Mapped[str | None] = query_expression()
 
     reach = _lazy_reach("account_reach")

@@ -3,7 +3,8 @@ admin makes its CSM the owner of every customer; the CSM fills in each record (s
 touch model, stage, renewal, ARR, licences), names the key contacts (the first customer's
 admin contact changed six weeks ago) and leaves a couple of notes. Services stamp the
 present; contacts and notes are then moved back to when they happened, which only a seed may
-do. Skips a vendor whose accounts have records already."""
+do. Skips a vendor whose accounts have records already. Then the rest of the workspace
+(``_seed_workspace``)."""
 
 from __future__ import annotations
 
@@ -13,20 +14,21 @@ from sqlalchemy import select
 
 from accounts.models import Membership, Organization
 from accounts.seed import first_member, vendors
+from catalog.models import Servlet
 from core.db import utcnow
 from core.demo import Login, seeder
 from core.extensions import db
 from core.permissions import OrgKind, Role
 from core.tenancy import tenant_scope
-from success import accounts
+from success import accounts, health_demo, plan_demo, playbook_demo, signal_demo, survey_demo
 from success.models import AccountNote, CustomerAccount, KeyContact
 
 # Per customer, in the order the accounts seed made them: segment, touch model, stage, days
 # to renewal, ARR, licences.
 RECORDS = (
     ("Enterprise", "high_touch", "adoption", 58, "240000", 450),
-    ("Mid-market", "low_touch", "expansion", 170, "85000", 120),
-    ("SMB", "tech_touch", "onboarding", 320, "18000", 25),
+    ("Mid-market", "low_touch", "expansion", 170, "85000", 400),
+    ("SMB", "tech_touch", "onboarding", 320, "18000", 250),
 )
 CONTACTS = (
     # role, first name, last name, months in the role
@@ -61,6 +63,7 @@ def seed_success(logins: list[Login]) -> None:
         if admin is not None and csm is not None:
             with tenant_scope(vendor.id):
                 _seed_vendor(vendor, admin, csm)
+            _seed_workspace(vendor, admin, csm)
 
 
 def _seed_vendor(vendor: Organization, admin: Membership, csm: Membership) -> None:
@@ -89,6 +92,34 @@ def _seed_vendor(vendor: Organization, admin: Membership, csm: Membership) -> No
         if number == 0:
             _change_admin(csm, customer, today)
             _notes(csm, customer)
+
+
+def _seed_workspace(vendor: Organization, admin: Membership, csm: Membership) -> None:
+    """A year of usage signals, the health history they make, playbook suggestions in every
+    state, this quarter's success plan and last quarter's value report, NPS answers with a
+    detractor: each part through its own demo, in the order the data flows."""
+    today = utcnow().date()
+    with tenant_scope(vendor.id):
+        customer_ids = list(
+            db.session.scalars(
+                select(Organization.id)
+                .where(Organization.vendor_id == vendor.id, Organization.kind == OrgKind.CUSTOMER)
+                .order_by(Organization.id)
+            )
+        )
+        servlet_ids = list(
+            db.session.scalars(
+                select(Servlet.id).where(Servlet.vendor_id == vendor.id).order_by(Servlet.id)
+            )
+        )
+    signal_demo.demo(vendor.id, csm.user_id, customer_ids, today)
+    db.session.commit()
+    survey_demo.demo(vendor.id, customer_ids, today)
+    health_demo.demo(vendor.id, today)
+    db.session.commit()
+    playbook_demo.demo(vendor.id, admin.user_id, csm.id, today)
+    plan_demo.demo(vendor.id, csm.user_id, customer_ids, servlet_ids, today)
+    db.session.commit()
 
 
 def _domain(customer: Organization) -> str:

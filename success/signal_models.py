@@ -58,6 +58,8 @@ class SignalImport(IdMixin, TenantMixin, TimestampMixin, db.Model):
     source: Mapped[SignalSource] = mapped_column(enum_column(SignalSource, 8))
     filename: Mapped[str] = mapped_column(sa.String(200), default="")
     rows: Mapped[int] = mapped_column(default=0)
+    new_rows: Mapped[int] = mapped_column(default=0, server_default="0")
+    updated_rows: Mapped[int] = mapped_column(default=0, server_default="0")  # values replaced
     imported_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
 
     imported_by: Mapped[User | None] = relationship(foreign_keys=[imported_by_id])

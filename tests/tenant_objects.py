@@ -120,6 +120,136 @@ def _invoice_line(tenant: Tenant) -> int:
     )
 
 
+def _signal_type(tenant: Tenant) -> int:
+    """A signal type of the vendor's own, unused (so it may be deleted)."""
+    from success.signal_models import SignalType
+
+    made = SignalType(vendor_id=tenant.vendor_id, key="api_calls", name="API calls")
+    db.session.add(made)
+    db.session.commit()
+    return made.id
+
+
+def _signal_import(tenant: Tenant) -> int:
+    from core.tenancy import tenant_scope
+    from success import signals
+    from success.signal_models import SignalSource
+
+    with tenant_scope(tenant.vendor_id):
+        row = signals.SignalRow(tenant.customer_id, "active_users", date(2025, 1, 6), 12)
+        made = signals.store_signals(tenant.vendor_id, [row], SignalSource.CSV, None, "a.csv")
+        db.session.commit()
+        return made.id
+
+
+def _follow_up_task(tenant: Tenant) -> int:
+    """An open follow-up (a detractor's) on the tenant's first customer."""
+    from success.survey_models import FollowUpKind, FollowUpTask
+
+    made = FollowUpTask(
+        vendor_id=tenant.vendor_id,
+        customer_id=tenant.customer_id,
+        kind=FollowUpKind.DETRACTOR,
+        source=f"test:{tenant.vendor_id}",
+        title="Call the sponsor",
+        due_on=date(2030, 1, 7),
+    )
+    db.session.add(made)
+    db.session.commit()
+    return made.id
+
+
+def _playbook(tenant: Tenant) -> int:
+    """A playbook of the vendor (no health check in 180 days → a health check)."""
+    from success.playbook_models import Playbook, PlaybookCondition
+
+    made = Playbook(
+        vendor_id=tenant.vendor_id,
+        name="No health check",
+        condition=PlaybookCondition.NO_SERVLET_KIND,
+        servlet_kind="health_check",
+        window_days=180,
+        servlet_id=catalog_factories.shop(tenant)[0],
+        reason_template="{account} had no health check.",
+    )
+    db.session.add(made)
+    db.session.commit()
+    return made.id
+
+
+def _suggestion(tenant: Tenant) -> int:
+    """An open suggestion of a playbook of the vendor for its first customer."""
+    from success.playbook_models import Playbook, Suggestion
+
+    playbook = db.session.get(Playbook, _playbook(tenant))
+    made = Suggestion(
+        vendor_id=tenant.vendor_id,
+        playbook_id=playbook.id,
+        customer_id=tenant.customer_id,
+        servlet_id=playbook.servlet_id,
+        reason="No health check.",
+    )
+    db.session.add(made)
+    db.session.commit()
+    return made.id
+
+
+def _success_plan(tenant: Tenant) -> int:
+    """The first customer's plan of a quarter, made once, with one goal."""
+    from success.plan_models import SuccessGoal, SuccessPlan
+
+    found = db.session.scalar(
+        select(SuccessPlan.id).where(SuccessPlan.customer_id == tenant.customer_id)
+    )
+    if found is not None:
+        return found
+    plan = SuccessPlan(
+        vendor_id=tenant.vendor_id, customer_id=tenant.customer_id, quarter_start=date(2030, 1, 1)
+    )
+    db.session.add(plan)
+    db.session.flush()
+    db.session.add(
+        SuccessGoal(
+            vendor_id=tenant.vendor_id,
+            plan_id=plan.id,
+            title="Adoption",
+            measure="Users",
+            baseline=0,
+            target=10,
+            current=5,
+        )
+    )
+    db.session.commit()
+    return plan.id
+
+
+def _success_goal(tenant: Tenant) -> int:
+    from success.plan_models import SuccessGoal
+
+    return db.session.scalar(
+        select(SuccessGoal.id).where(SuccessGoal.plan_id == _success_plan(tenant))
+    )
+
+
+def _value_report(tenant: Tenant) -> int:
+    """A rendered value report of the first customer (its bytes stand in for a PDF)."""
+    from core.db import utcnow
+    from success.report_models import ValueReport
+
+    made = ValueReport(
+        vendor_id=tenant.vendor_id,
+        customer_id=tenant.customer_id,
+        period_start=date(2030, 1, 1),
+        period_end=date(2030, 3, 31),
+        filename="value-report.pdf",
+        pdf=b"%PDF-1.7 test",
+        rendered_at=utcnow(),
+    )
+    db.session.add(made)
+    db.session.commit()
+    return made.id
+
+
 ID_BUILDERS: dict[str, Callable[[Tenant], int]] = {
     "membership_id": lambda tenant: tenant.people[Role.CSM].membership_id,
     "organization_id": lambda tenant: tenant.customer_id,
@@ -145,4 +275,12 @@ ID_BUILDERS: dict[str, Callable[[Tenant], int]] = {
     "credit_note_id": billing_factories.credit_note,
     # An account is its customer organisation (success.views).
     "account_id": lambda tenant: tenant.customer_id,
+    "signal_type_id": _signal_type,
+    "signal_import_id": _signal_import,
+    "follow_up_task_id": _follow_up_task,
+    "playbook_id": _playbook,
+    "suggestion_id": _suggestion,
+    "success_plan_id": _success_plan,
+    "success_goal_id": _success_goal,
+    "value_report_id": _value_report,
 }
