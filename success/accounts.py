@@ -25,8 +25,15 @@ from core.errors import NotAllowed, ServiceError
 from core.extensions import db
 from core.money import Money
 from core.permissions import Actor, OrgKind, Role
-from success import policies
-from success.models import AccountNote, ContactRole, CustomerAccount, KeyContact, TouchModel
+from success import events, policies
+from success.models import (
+    AccountNote,
+    ContactRole,
+    CustomerAccount,
+    KeyContact,
+    SuccessSettings,
+    TouchModel,
+)
 
 MAX_SEGMENT = 60
 MAX_LICENCES = 10_000_000
@@ -162,6 +169,24 @@ def update_account(
     return account
 
 
+def set_csm_access(actor: Actor | None, own_only: bool) -> SuccessSettings:
+    """An admin keeps each CSM to the accounts they own, or lets every CSM read every
+    account (audited)."""
+    if not policies.assigns_owner(actor):
+        raise NotAllowed("Only an admin decides which accounts CSMs see.")
+    settings = db.session.scalar(select(SuccessSettings))
+    if settings is None:
+        settings = SuccessSettings(vendor_id=actor.vendor_id)
+        db.session.add(settings)
+        db.session.flush()
+    changes = audit.diff(settings, {"csms_see_own_accounts_only": own_only})
+    if changes:
+        settings.updated_at = utcnow()
+        audit.record("success.csm_access_changed", settings, changes=changes)
+    db.session.commit()
+    return settings
+
+
 def csm_choices(vendor_id: int) -> list[Membership]:
     """The vendor's active CSMs, who may own an account."""
     return list(
@@ -267,6 +292,7 @@ def change_key_contact(
         customer,
         changes={"role": role.value, "contact": [before, f"{name} <{email}>"]},
     )
+    events.key_contact_changed.send(contact, customer=customer)
     db.session.commit()
     return contact
 

@@ -4,7 +4,14 @@ services; ARR is typed as text and parsed by ``Money.parse`` in the account's cu
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, SelectField, StringField, SubmitField, TextAreaField
+from wtforms import (
+    BooleanField,
+    IntegerField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
@@ -53,3 +60,8 @@ class ContactForm(FlaskForm):
 class NoteForm(FlaskForm):
     body = TextAreaField("Note", validators=[InputRequired(), Length(max=accounts.MAX_NOTE)])
     submit = SubmitField("Add note")
+
+
+class CsmAccessForm(FlaskForm):
+    own_only = BooleanField("Each CSM sees only the accounts they own")
+    submit = SubmitField("Save access")

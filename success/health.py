@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import aliased
 
 from accounts.models import Organization
 from core import audit
@@ -34,13 +34,12 @@ from core.extensions import db
 from core.permissions import Actor, OrgKind, Role
 from core.queue import QueuedJob, enqueue, performs
 from core.scheduler import every
-from core.tenancy import all_tenants
 from delivery.models import ENGAGEMENT_LIFE, Engagement, EngagementState
 from delivery.signals import engagement_rated
 from success import events
 from success import health_components as hc
 from success.health_models import AccountHealth, Band, HealthComponent, HealthHistory, HealthModel
-from success.models import CustomerAccount, KeyContact
+from success.models import KeyContact
 
 MAX_SEGMENT = 60
 
@@ -452,15 +451,7 @@ def _on_engagement_rated(engagement: Engagement, **_: Any) -> None:
     enqueue_recompute(engagement.vendor_id, [engagement.customer_id])
 
 
-@sa.event.listens_for(Session, "before_flush")
-def _on_key_contact_change(session: Session, *_: Any) -> None:
-    """A key contact named (a change is a risk factor): the account is recomputed. Read off
-    the flush, as ``success.accounts`` sends no signal of its own for it."""
-    contacts = [obj for obj in session.new if isinstance(obj, KeyContact)]
-    if not contacts:
-        return
-    with session.no_autoflush, all_tenants():
-        for contact in contacts:
-            account = session.get(CustomerAccount, contact.account_id)
-            if account is not None:
-                enqueue_recompute(account.vendor_id, [account.organization_id])
+@events.key_contact_changed.connect
+def _on_key_contact_changed(contact: KeyContact, customer: Organization, **_: Any) -> None:
+    """Someone new in a key role is a risk factor: the account is recomputed."""
+    enqueue_recompute(customer.tenant_id, [customer.id])

@@ -48,11 +48,8 @@ def assigns_owner(actor: Actor | None) -> bool:
     return actor is not None and actor.role is Role.ADMIN
 
 
-def restricted_to_own(actor: Actor | None) -> bool:
-    """Whether ``actor`` is a CSM whose vendor keeps CSMs to their own accounts (read once
-    per request)."""
-    if actor is None or actor.role is not Role.CSM:
-        return False
+def own_only_setting() -> bool:
+    """Whether the current vendor keeps CSMs to their own accounts (read once per request)."""
     if has_request_context() and "csms_own_only" in g:
         return g.csms_own_only
     from success.models import SuccessSettings
@@ -61,6 +58,11 @@ def restricted_to_own(actor: Actor | None) -> bool:
     if has_request_context():
         g.csms_own_only = own_only
     return own_only
+
+
+def restricted_to_own(actor: Actor | None) -> bool:
+    """Whether ``actor`` is a CSM whose vendor keeps CSMs to their own accounts."""
+    return actor is not None and actor.role is Role.CSM and own_only_setting()
 
 
 def sees_account(actor: Actor | None, customer: Organization) -> bool:

@@ -20,9 +20,9 @@ from core.errors import NotAllowed, ServiceError
 from core.extensions import db
 from core.navigation import nav_item
 from core.pagination import page_number, paginate
-from core.permissions import OrgKind, current_actor, get_or_404, requires
+from core.permissions import OrgKind, Role, current_actor, get_or_404, requires
 from success import accounts, bp, policies, queries
-from success.forms import AccountRecordForm, ContactForm, NoteForm, OwnerForm
+from success.forms import AccountRecordForm, ContactForm, CsmAccessForm, NoteForm, OwnerForm
 from success.sections import sections_for
 from success.timeline import timeline
 
@@ -64,9 +64,14 @@ def _filter_args(filters: queries.AccountFilters) -> dict[str, str]:
 @requires(*READERS)
 def account_list() -> ResponseReturnValue:
     filters = _filters()
-    page = paginate(queries.accounts(current_actor(), filters, utcnow().date()), PER_PAGE)
+    actor = current_actor()
+    page = paginate(queries.accounts(actor, filters, utcnow().date()), PER_PAGE)
+    access_form = None
+    if policies.assigns_owner(actor):
+        access_form = CsmAccessForm(formdata=None, data={"own_only": policies.own_only_setting()})
     return render_template(
         "success/accounts.html",
+        access_form=access_form,
         page=page,
         rows=queries.rows_of(page.items),
         filters=filters,
@@ -74,6 +79,22 @@ def account_list() -> ResponseReturnValue:
         segments=queries.segments(),
         stages=list(LifecycleStage),
     )
+
+
+@bp.post("/accounts/access", endpoint="csm_access")
+@requires(Role.ADMIN)
+def csm_access() -> ResponseReturnValue:
+    form = CsmAccessForm()
+    own_only = accounts.set_csm_access(
+        current_actor(), bool(form.own_only.data)
+    ).csms_see_own_accounts_only
+    flash(
+        "Each CSM now sees only the accounts they own."
+        if own_only
+        else "Every CSM now sees every account.",
+        "success",
+    )
+    return redirect(url_for("success.accounts", who="all"))
 
 
 @bp.get("/accounts/export.csv", endpoint="export_accounts")

@@ -3,9 +3,9 @@ page says about the data is true of it. One seeding (it is slow), several storie
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from accounts.models import Organization, User
+from accounts.models import Membership, Organization, User
 from billing.models import (
     CreditEntry,
     CreditNote,
@@ -26,12 +26,20 @@ from catalog.models import (
     ServletVersion,
     VersionState,
 )
+from core.audit import AuditEvent
 from core.db import utcnow
 from core.demo import run_seeders
 from core.extensions import db
 from core.permissions import OrgKind, Role
 from delivery.models import Engagement, EngagementState
 from ordering.models import Order, OrderLine, OrderState
+from success.health_models import AccountHealth, Band, HealthHistory
+from success.models import AccountNote, CustomerAccount, KeyContact
+from success.plan_models import SuccessPlan
+from success.playbook_models import Suggestion, SuggestionState
+from success.report_models import ValueReport
+from success.signal_models import UsageSignal
+from success.survey_models import FollowUpKind, FollowUpTask, NpsInvite
 from tests.billing.books import assert_books_reconcile
 
 
@@ -45,9 +53,11 @@ def test_the_demo_holds_together(app, unscoped):
         for vendor in vendors:
             catalog_worth_browsing(vendor)
             books_show_every_case(vendor)
+            success_workspace_tells_a_story(vendor)
         completed_orders_were_delivered()
         recommendations_expire_after_they_were_sent()
         people_have_names_and_references_count_per_vendor()
+        accounts_are_owned_filled_in_and_have_a_contact_change()
 
 
 def catalog_worth_browsing(vendor: Organization) -> None:
@@ -132,3 +142,53 @@ def people_have_names_and_references_count_per_vendor() -> None:
         numbers.setdefault(vendor_id, []).append(number)
     assert len(numbers) == 2
     assert all(found == list(range(1, len(found) + 1)) for found in numbers.values())
+
+
+def accounts_are_owned_filled_in_and_have_a_contact_change() -> None:
+    """Every customer owned by its vendor's CSM with a record; one admin contact changed per
+    vendor; notes."""
+    customers = db.session.scalars(
+        select(Organization).where(Organization.kind == OrgKind.CUSTOMER)
+    ).all()
+    assert len(customers) == 6
+    for customer in customers:
+        owner = db.session.get(Membership, customer.csm_id)
+        assert owner.role is Role.CSM
+        assert owner.organization_id == customer.vendor_id
+    records = db.session.scalars(select(CustomerAccount)).all()
+    assert len(records) == 6
+    assert all(r.arr_minor > 0 and r.renewal_date and r.segment for r in records)
+    ended = db.session.scalars(select(KeyContact).where(KeyContact.ended_at.is_not(None)))
+    assert [c.role.value for c in ended] == ["admin", "admin"]
+    changes = select(func.count()).where(AuditEvent.action == "success.key_contact_changed")
+    assert db.session.scalar(changes) == 2
+    assert db.session.scalar(select(func.count()).select_from(AccountNote)) == 4
+
+
+def success_workspace_tells_a_story(vendor: Organization) -> None:
+    """A year of signals, a health history, an account in distress, suggestions in every
+    state, a success plan, NPS answers with a detractor and a value report to open."""
+    first_day, last_day = db.session.execute(
+        select(func.min(UsageSignal.day), func.max(UsageSignal.day)).where(
+            UsageSignal.vendor_id == vendor.id
+        )
+    ).one()
+    assert (last_day - first_day).days >= 360
+    scores = db.session.scalars(select(AccountHealth).where(AccountHealth.vendor_id == vendor.id))
+    bands = {health.band for health in scores}
+    assert Band.GREEN in bands, "a healthy account"
+    assert bands - {Band.GREEN}, "an account in distress"
+    history = select(func.count()).where(HealthHistory.vendor_id == vendor.id)
+    assert db.session.scalar(history) >= 12
+    states = set(
+        db.session.scalars(select(Suggestion.state).where(Suggestion.vendor_id == vendor.id))
+    )
+    assert states == set(SuggestionState)
+    assert db.session.scalar(select(SuccessPlan.id).where(SuccessPlan.vendor_id == vendor.id))
+    assert db.session.scalar(select(ValueReport.id).where(ValueReport.vendor_id == vendor.id))
+    detractors = select(func.count()).where(NpsInvite.vendor_id == vendor.id, NpsInvite.score <= 6)
+    assert db.session.scalar(detractors) >= 1
+    follow_up = select(FollowUpTask.id).where(
+        FollowUpTask.vendor_id == vendor.id, FollowUpTask.kind == FollowUpKind.DETRACTOR
+    )
+    assert db.session.scalar(follow_up)

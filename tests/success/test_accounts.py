@@ -20,13 +20,7 @@ from core.permissions import Role
 from delivery.models import Engagement
 from ordering.models import Order
 from success import accounts
-from success.models import (
-    AccountNote,
-    ContactRole,
-    CustomerAccount,
-    KeyContact,
-    SuccessSettings,
-)
+from success.models import AccountNote, ContactRole, CustomerAccount, KeyContact
 from success.timeline import PER_PAGE, timeline
 from tests.billing import factories as billing_factories
 from tests.catalog.factories import actor
@@ -155,16 +149,15 @@ def test_nobody_else_sees_accounts(client, tenant_a, role):
 
 
 def test_a_vendor_may_keep_each_csm_to_their_own_accounts(client, tenant_a, unscoped):
+    sign_in(client, tenant_a.people[Role.CSM])
+    assert client.post("/accounts/access", data={"own_only": "y"}).status_code == 403
+    sign_in(client, tenant_a.people[Role.ADMIN])
+    assert client.post("/accounts/access", data={"own_only": "y"}).status_code == 302
     with unscoped():
         own(tenant_a)
-        db.session.add(
-            SuccessSettings(vendor_id=tenant_a.vendor_id, csms_see_own_accounts_only=True)
-        )
-        db.session.commit()
-        first, neighbour = (
-            customer(tenant_a).name,
-            db.session.get(Organization, tenant_a.neighbour_id).name,
-        )
+        assert events("success.csm_access_changed") == 1
+        first = customer(tenant_a).name
+        neighbour = db.session.get(Organization, tenant_a.neighbour_id).name
     sign_in(client, tenant_a.people[Role.CSM])
     assert client.get(f"/accounts/{tenant_a.customer_id}").status_code == 200
     assert client.get(f"/accounts/{tenant_a.neighbour_id}").status_code == 404
@@ -178,6 +171,9 @@ def test_a_vendor_may_keep_each_csm_to_their_own_accounts(client, tenant_a, unsc
     sign_in(client, tenant_a.people[Role.ADMIN])
     assert client.get(f"/accounts/{tenant_a.neighbour_id}").status_code == 200
     assert neighbour in client.get("/accounts?who=all").get_data(as_text=True)
+    assert client.post("/accounts/access", data={}).status_code == 302
+    sign_in(client, tenant_a.people[Role.CSM])
+    assert client.get(f"/accounts/{tenant_a.neighbour_id}").status_code == 200
 
 
 def test_the_service_refuses_readers_who_may_not_change(tenant_a, unscoped):
