@@ -19,16 +19,16 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
 from accounts.models import Organization
-from catalog.models import Servlet, ServletVersion, VersionState
 from core import audit
 from core.db import utcnow
 from core.errors import NotAllowed, ServiceError
 from core.extensions import db
 from core.permissions import Actor, OrgKind, Role
-from success import policies, queries
+from core.templating import date_filter
+from success import policies, queries, suggestions
 from success.health_models import AccountHealth, Band, HealthHistory
 from success.models import CustomerAccount, SuccessSettings
-from success.playbook_models import Suggestion, SuggestionState
+from success.playbook_models import Suggestion
 
 DROP_DAYS = 30
 RENEWAL_DAYS = 90
@@ -158,7 +158,7 @@ def reasons(row: WarningRow, limits: Thresholds, today: date) -> tuple[str, ...]
         and today <= renewal <= today + timedelta(days=RENEWAL_DAYS)
         and row.health.band in (Band.RED, Band.AMBER)
     ):
-        said.append(f"Renews on {renewal.isoformat()} while {row.health.band.label.lower()}")
+        said.append(f"Renews on {date_filter(renewal)} while {row.health.band.label.lower()}")
     return tuple(said)
 
 
@@ -167,7 +167,7 @@ def rows_of(results: Sequence[Any], limits: Thresholds, today: date) -> list[War
     statements, whatever the page size."""
     ids = [customer.id for _, customer, _, _ in results]
     moving = latest_changes(ids)
-    offered = open_suggestions(ids)
+    offered = suggestions.open_suggestions(ids)
     owners = queries.owner_names(customer.csm_id for _, customer, _, _ in results)
     made = []
     for health, customer, renewal, drop in results:
@@ -181,10 +181,16 @@ def rows_of(results: Sequence[Any], limits: Thresholds, today: date) -> list[War
                 owners.get(customer.csm_id, ""),
                 reasons(row, limits, today),
                 tuple(moving.get(customer.id, ())[:MOVING_SHOWN]),
-                tuple(offered.get(customer.id, ())),
+                tuple(_titles(offered.get(customer.id, []))),
             )
         )
     return made
+
+
+def _titles(offered: Sequence[Suggestion]) -> list[str]:
+    """The servlets the open suggestions offer, oldest first (``open_suggestions`` lists the
+    newest first)."""
+    return [s.servlet_title or "A servlet no longer published" for s in reversed(offered)]
 
 
 def latest_changes(customer_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
@@ -203,29 +209,6 @@ def latest_changes(customer_ids: Sequence[int]) -> dict[int, list[dict[str, Any]
         )
     )
     return {customer_id: list(changes or []) for customer_id, changes in rows}
-
-
-def open_suggestions(customer_ids: Sequence[int]) -> dict[int, list[str]]:
-    """The servlets (published titles) open suggestions offer each customer, oldest first."""
-    if not customer_ids:
-        return {}
-    rows = db.session.execute(
-        sa.select(Suggestion.customer_id, ServletVersion.title, Servlet.slug)
-        .join(Servlet, Servlet.id == Suggestion.servlet_id)
-        .outerjoin(
-            ServletVersion,
-            sa.and_(
-                ServletVersion.servlet_id == Servlet.id,
-                ServletVersion.state == VersionState.PUBLISHED,
-            ),
-        )
-        .where(Suggestion.customer_id.in_(customer_ids), Suggestion.state == SuggestionState.OPEN)
-        .order_by(Suggestion.created_at, Suggestion.id)
-    )
-    offered: dict[int, list[str]] = {}
-    for customer_id, title, slug in rows:
-        offered.setdefault(customer_id, []).append(title or slug)
-    return offered
 
 
 def csv_rows(rows: Sequence[WarningRow]) -> list[list[Any]]:

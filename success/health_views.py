@@ -116,7 +116,7 @@ def health_section(customer: Organization, actor: Actor, today: date) -> Section
             "history": list(reversed(history)),
             "chart": history_chart([(row.day, row.score) for row in history], today),
         },
-        column="side",
+        column="main",
     )
 
 

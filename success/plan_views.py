@@ -19,7 +19,7 @@ from core.db import utcnow
 from core.errors import NotAllowed, ServiceError
 from core.extensions import db
 from core.navigation import nav_item
-from core.permissions import CUSTOMER_ROLES, Actor, OrgKind, current_actor, get_or_404, requires
+from core.permissions import CUSTOMER_ROLES, Actor, current_actor, get_or_404, requires
 from success import bp, plans, policies
 from success.plan_forms import DeleteGoalForm, GoalForm, PlanSummaryForm, StartPlanForm
 from success.plan_models import SuccessGoal, SuccessPlan
@@ -38,16 +38,6 @@ def plan_number(value: float | None) -> str:
 
 
 # --- loading -----------------------------------------------------------------------------
-
-
-def _account_customer(account_id: int) -> Organization:
-    """The customer organisation ``account_id`` names, if the caller sees its account."""
-    customer = get_or_404(Organization, account_id)
-    if customer.kind is not OrgKind.CUSTOMER or not policies.sees_account(
-        current_actor(), customer
-    ):
-        abort(404)
-    return customer
 
 
 def _plan(plan_id: int) -> SuccessPlan:
@@ -139,13 +129,13 @@ def _plan_rows(customer_id: int) -> list[dict[str, Any]]:
 @bp.get("/accounts/<int:account_id>/success-plans", endpoint="account_plans")
 @requires(*READERS)
 def account_plans(account_id: int) -> ResponseReturnValue:
-    return _plans_page(_account_customer(account_id))
+    return _plans_page(policies.account_or_404(account_id))
 
 
 @bp.post("/accounts/<int:account_id>/success-plans", endpoint="start_plan")
 @requires(*READERS)
 def start_plan(account_id: int) -> ResponseReturnValue:
-    customer = _account_customer(account_id)
+    customer = policies.account_or_404(account_id)
     if not policies.edits_account(current_actor(), customer):
         raise NotAllowed(plans.REFUSED)
     form = StartPlanForm()

@@ -20,11 +20,11 @@ from accounts.models import Membership
 from core.errors import ServiceError
 from core.extensions import db
 from core.tenancy import tenant_scope
-from success import playbooks, suggestions
+from success import playbook_values, playbooks, suggestions
 from success.playbook_models import Playbook, PlaybookCondition, Suggestion, SuggestionState
 
 SIX_MONTHS = "No health check in 6 months"
-TRIAL = playbooks.PlaybookValues(
+TRIAL = playbook_values.PlaybookValues(
     name="Yearly health check",
     condition=PlaybookCondition.NO_SERVLET_KIND.value,
     servlet_id=None,

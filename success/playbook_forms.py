@@ -1,6 +1,6 @@
 """Forms of the playbook pages and of a suggestion's decline. Choices that depend on the
 vendor (signal types, servlets) are filled by the view; every value is checked again by
-``success.playbooks``, which says what is wrong in words (a choice of another vendor, a
+``success.playbook_values``, which says what is wrong in words (a choice of another vendor, a
 placeholder the condition does not fill)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from wtforms.validators import InputRequired, Length, Optional
 
 from catalog.models import LifecycleStage, ServletKind
 from core.form_fields import PlainDecimalField
-from success import playbooks
+from success import playbook_values
 from success.health_models import HealthComponent
 from success.models import ContactRole
 from success.playbook_models import Playbook, PlaybookCondition
@@ -34,7 +34,7 @@ def _id(value: object) -> int:
 
 
 class PlaybookForm(FlaskForm):
-    name = StringField("Name", validators=[InputRequired(), Length(max=playbooks.MAX_NAME)])
+    name = StringField("Name", validators=[InputRequired(), Length(max=playbook_values.MAX_NAME)])
     condition = SelectField(
         "Condition",
         choices=[SelectChoice(m.value, m.label) for m in PlaybookCondition],
@@ -80,7 +80,7 @@ class PlaybookForm(FlaskForm):
     servlet_id = SelectField("Suggested servlet", coerce=_id, validate_choice=False)
     reason_template = TextAreaField(
         "Reason",
-        validators=[InputRequired(), Length(max=playbooks.MAX_TEMPLATE)],
+        validators=[InputRequired(), Length(max=playbook_values.MAX_TEMPLATE)],
         description="What the CSM and then the customer read; placeholders are filled "
         "from the data that fired the playbook.",
     )
@@ -98,7 +98,7 @@ class PlaybookForm(FlaskForm):
         ]
         self.servlet_id.choices = [SelectChoice(0, "—")] + [
             SelectChoice(servlet_id, f"{title} ({kind.label})")
-            for servlet_id, title, kind in playbooks.offered_servlets(vendor_id)
+            for servlet_id, title, kind in playbook_values.offered_servlets(vendor_id)
         ]
 
     def show(self, playbook: Playbook) -> None:
@@ -116,8 +116,8 @@ class PlaybookForm(FlaskForm):
         self.cooling_off_days.data = playbook.cooling_off_days
         self.enabled.data = playbook.enabled
 
-    def values(self) -> playbooks.PlaybookValues:
-        return playbooks.PlaybookValues(
+    def values(self) -> playbook_values.PlaybookValues:
+        return playbook_values.PlaybookValues(
             name=self.name.data or "",
             condition=self.condition.data or "",
             servlet_id=self.servlet_id.data or None,

@@ -11,7 +11,7 @@ from accounts.models import Organization
 from core.extensions import db
 from core.home import Figure, Panel, Row, home_panel
 from core.permissions import Actor, Role
-from success import playbooks, suggestions
+from success import playbooks
 from success.playbook_models import Suggestion, SuggestionState
 
 SHOWN = 5
@@ -30,7 +30,7 @@ def suggested_servlets(actor: Actor) -> Panel:
         select(Suggestion, Organization.name)
         .join(Organization, mine)
         .where(Suggestion.state == SuggestionState.OPEN)
-        .options(with_expression(Suggestion.servlet_title, suggestions.servlet_title()))
+        .options(with_expression(Suggestion.servlet_title, playbooks.servlet_title(Suggestion)))
         .order_by(Suggestion.created_at.desc(), Suggestion.id.desc())
         .limit(SHOWN)
     ).all()

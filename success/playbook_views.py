@@ -4,6 +4,7 @@ one-click "Recommend" and "Decline" of a suggestion. Changes go through
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 from flask import abort, flash, redirect, render_template, url_for
@@ -15,7 +16,7 @@ from core.errors import InvalidTransition, NotAllowed, ServiceError
 from core.extensions import db
 from core.navigation import nav_item
 from core.permissions import Actor, Role, current_actor, get_or_404, requires
-from success import bp, playbooks, policies, suggestions
+from success import bp, playbook_values, playbooks, policies, suggestions
 from success.playbook_forms import DeclineForm, PlaybookForm
 from success.playbook_models import Playbook, PlaybookCondition, Suggestion
 from success.sections import Section, account_section
@@ -90,7 +91,7 @@ def _form_page(
         playbook=playbook,
         editable=playbooks.edits_playbooks(actor),
         describe=playbooks.describe,
-        placeholders={c.label: playbooks.PLACEHOLDERS[c] for c in PlaybookCondition},
+        placeholders={c.label: playbook_values.PLACEHOLDERS[c] for c in PlaybookCondition},
         stats=playbooks.stats().get(playbook.id, playbooks.Stats()) if playbook else None,
     ), status
 
@@ -176,19 +177,28 @@ def _suggestion(suggestion_id: int) -> Suggestion:
     return suggestion
 
 
+def _decided(customer_id: int, decide: Callable[[], object], done: str) -> ResponseReturnValue:
+    """Run a CSM's decision on a suggestion and go back to the account: one decided already
+    (a second click, a colleague first) is said, not an error."""
+    try:
+        decide()
+    except InvalidTransition as error:
+        db.session.rollback()
+        flash(f"{error.message} Nothing changed.", "info")
+    else:
+        flash(done, "success")
+    return redirect(url_for("success.account", account_id=customer_id))
+
+
 @bp.post("/suggestions/<int:suggestion_id>/recommend", endpoint="recommend_suggestion")
 @requires(*READERS)
 def recommend_suggestion(suggestion_id: int) -> ResponseReturnValue:
     suggestion = _suggestion(suggestion_id)
-    customer_id = suggestion.customer_id
-    try:
-        suggestions.recommend_suggestion(current_actor(), suggestion)
-    except InvalidTransition as error:
-        db.session.rollback()
-        flash(f"{error.message} Nothing changed.", "info")
-        return redirect(url_for("success.account", account_id=customer_id))
-    flash("Recommended: the customer's buyers are told, with the reason shown.", "success")
-    return redirect(url_for("success.account", account_id=customer_id))
+    return _decided(
+        suggestion.customer_id,
+        lambda: suggestions.recommend_suggestion(current_actor(), suggestion),
+        "Recommended: the customer's buyers are told, with the reason shown.",
+    )
 
 
 @bp.post("/suggestions/<int:suggestion_id>/decline", endpoint="decline_suggestion")
@@ -200,11 +210,8 @@ def decline_suggestion(suggestion_id: int) -> ResponseReturnValue:
     if not form.validate():
         flash(" ".join(form.reason.errors) or "The reason could not be read.", "danger")
         return redirect(url_for("success.account", account_id=customer_id))
-    try:
-        suggestions.decline_suggestion(current_actor(), suggestion, form.reason.data or "")
-    except InvalidTransition as error:
-        db.session.rollback()
-        flash(f"{error.message} Nothing changed.", "info")
-        return redirect(url_for("success.account", account_id=customer_id))
-    flash("Declined: this playbook stays quiet for the account during its cooling-off.", "success")
-    return redirect(url_for("success.account", account_id=customer_id))
+    return _decided(
+        customer_id,
+        lambda: suggestions.decline_suggestion(current_actor(), suggestion, form.reason.data or ""),
+        "Declined: this playbook stays quiet for the account during its cooling-off.",
+    )

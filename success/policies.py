@@ -15,11 +15,11 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import g, has_request_context
+from flask import abort, g, has_request_context
 
 from accounts.models import Organization
 from core.extensions import db
-from core.permissions import CUSTOMER_ROLES, Actor, Role
+from core.permissions import CUSTOMER_ROLES, Actor, OrgKind, Role, current_actor, get_or_404
 
 ACCOUNT_READERS = (Role.ADMIN, Role.CSM)
 
@@ -107,3 +107,12 @@ def customer_readable_reach(cls: Any, stmt: sa.Select[Any], actor: Actor | None)
     if actor is not None and actor.role in CUSTOMER_ROLES:
         return stmt.where(cls.customer_id == actor.organization_id)
     return account_reach(cls, stmt, actor)
+
+
+def account_or_404(account_id: int) -> Organization:
+    """The customer organisation ``account_id`` names, 404 unless the signed-in person sees
+    its account (so another vendor's, or another CSM's where restricted, look absent)."""
+    customer = get_or_404(Organization, account_id)
+    if customer.kind is not OrgKind.CUSTOMER or not sees_account(current_actor(), customer):
+        abort(404)
+    return customer

@@ -24,7 +24,7 @@ from core.errors import ServiceError
 from core.extensions import db
 from core.form_fields import DayField
 from core.navigation import nav_item
-from core.permissions import CUSTOMER_ROLES, Actor, OrgKind, current_actor, get_or_404, requires
+from core.permissions import CUSTOMER_ROLES, Actor, current_actor, get_or_404, requires
 from delivery.kpis import Period
 from success import bp, policies, report_documents, value_report
 from success.report_models import ValueReport
@@ -47,15 +47,6 @@ nav_item(
 class PrepareReportForm(FlaskForm):
     start = DayField("From", validators=[InputRequired()])
     end = DayField("To", validators=[InputRequired()])
-
-
-def _account_customer(account_id: int) -> Organization:
-    customer = get_or_404(Organization, account_id)
-    if customer.kind is not OrgKind.CUSTOMER or not policies.sees_account(
-        current_actor(), customer
-    ):
-        abort(404)
-    return customer
 
 
 def _asked_period(today: date) -> tuple[Period | None, str]:
@@ -112,7 +103,7 @@ def _report_page(
 @bp.get("/accounts/<int:account_id>/value-report", endpoint="value_report")
 @requires(*READERS)
 def account_value_report(account_id: int) -> ResponseReturnValue:
-    customer = _account_customer(account_id)
+    customer = policies.account_or_404(account_id)
     period, error = _asked_period(utcnow().date())
     return _report_page(customer, period, error, 400 if error else 200)
 
@@ -129,7 +120,7 @@ def customer_value_report() -> ResponseReturnValue:
 @bp.post("/accounts/<int:account_id>/value-reports", endpoint="prepare_value_report")
 @requires(*READERS)
 def prepare_value_report(account_id: int) -> ResponseReturnValue:
-    customer = _account_customer(account_id)
+    customer = policies.account_or_404(account_id)
     form = PrepareReportForm()
     if not form.validate_on_submit():
         message = "Give the period's first and last day as dates."

@@ -1,6 +1,6 @@
 """Usage-signal pages (the vendor's admins and CSMs): the signal types, the CSV upload with
 its result or its errors, the import history, and the signals section of the account page.
-Every change goes through ``success.signals``."""
+Every change goes through ``success.signal_csv`` or ``success.signal_types``."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from core.extensions import db
 from core.navigation import nav_item
 from core.pagination import paginate
 from core.permissions import Actor, Role, current_actor, get_or_404, requires, scoped
-from success import accounts, bp, policies, signals
+from success import accounts, bp, policies, signal_csv, signal_types, signals
 from success.sections import Section, account_section
 from success.signal_forms import ConfirmForm, SignalTypeForm, SignalUploadForm
 from success.signal_models import SignalImport, SignalType
@@ -47,8 +47,8 @@ def _upload_page(form: SignalUploadForm, status: int = 200, refusal=None) -> Res
         errors=rows[:ERRORS_SHOWN],
         more_errors=max(len(rows) - ERRORS_SHOWN, 0),
         recent=recent,
-        max_rows=signals.MAX_ROWS,
-        max_mb=signals.MAX_FILE_BYTES // (1024 * 1024),
+        max_rows=signal_csv.MAX_ROWS,
+        max_mb=signal_csv.MAX_FILE_BYTES // (1024 * 1024),
     ), status
 
 
@@ -66,10 +66,10 @@ def import_signals() -> ResponseReturnValue:
         return _upload_page(form, 400)
     upload = form.file.data
     try:
-        batch = signals.import_signal_file(
+        batch = signal_csv.import_signal_file(
             current_actor(), upload.read(), upload.filename or "", utcnow().date()
         )
-    except signals.SignalFileRefused as refusal:
+    except signal_csv.SignalFileRefused as refusal:
         db.session.rollback()
         return _upload_page(form, 422, refusal)
     flash(
@@ -83,7 +83,7 @@ def import_signals() -> ResponseReturnValue:
 @requires(*READERS)
 def signal_template() -> ResponseReturnValue:
     return Response(
-        signals.template_csv(),
+        signal_csv.template_csv(),
         mimetype="text/csv",
         headers={"Content-Disposition": "attachment; filename=signals-template.csv"},
     )
@@ -118,27 +118,27 @@ def _types_page(form: SignalTypeForm | None, status: int = 200) -> ResponseRetur
     actor = current_actor()
     return render_template(
         "success/signals_types.html",
-        types=signals.listed_types(),
+        types=signal_types.listed_types(),
         form=form if actor.role is Role.ADMIN else None,
     ), status
 
 
 @bp.get("/signals/types", endpoint="signal_types")
 @requires(*READERS)
-def signal_types() -> ResponseReturnValue:
+def types_page() -> ResponseReturnValue:
     return _types_page(SignalTypeForm(formdata=None))
 
 
 @bp.post("/signals/types", endpoint="add_signal_type")
 @requires(*READERS)
-def add_signal_type() -> ResponseReturnValue:
+def add_type() -> ResponseReturnValue:
     if current_actor().role is not Role.ADMIN:
         raise NotAllowed("Only an admin changes the vendor's signal types.")
     form = SignalTypeForm()
     if not form.validate_on_submit():
         return _types_page(form, 400)
     try:
-        made = signals.add_signal_type(current_actor(), form.key.data, form.name.data)
+        made = signal_types.add_signal_type(current_actor(), form.key.data, form.name.data)
     except ServiceError as error:
         db.session.rollback()
         form.form_errors.append(error.message)
@@ -161,20 +161,20 @@ def confirm_delete(signal_type_id: int) -> ResponseReturnValue:
     return render_template(
         "success/signals_type_delete.html",
         signal_type=signal_type,
-        in_use=signal_type.built_in or signals.signal_type_in_use(signal_type),
+        in_use=signal_type.built_in or signal_types.signal_type_in_use(signal_type),
         form=ConfirmForm(formdata=None),
     )
 
 
 @bp.post("/signals/types/<int:signal_type_id>/delete", endpoint="delete_signal_type_post")
 @requires(*READERS)
-def delete_signal_type(signal_type_id: int) -> ResponseReturnValue:
+def delete_type(signal_type_id: int) -> ResponseReturnValue:
     signal_type = _deletable(signal_type_id)
     form = ConfirmForm()
     if not form.validate_on_submit():
         return redirect(url_for("success.delete_signal_type", signal_type_id=signal_type_id))
     name = signal_type.name
-    signals.delete_signal_type(current_actor(), signal_type)
+    signal_types.delete_signal_type(current_actor(), signal_type)
     flash(f"Signal type “{name}” deleted.", "success")
     return redirect(url_for("success.signal_types"))
 

@@ -290,7 +290,7 @@ def answer(token: str, raw_score: Any, comment: str) -> NpsInvite:
             raise Conflict("You answered this survey already: thank you.")
         made = db.session.get(NpsInvite, found.invite_id, populate_existing=True)
         _record_signal(made, now.date())
-        _follow_up(made, found.customer_name, now.date())
+        _follow_up(made, now.date())
         audit.record(
             "success.nps_answered",
             made,
@@ -315,7 +315,7 @@ def _record_signal(made: NpsInvite, day: date) -> None:
     store_signals(made.vendor_id, [row], SignalSource.SURVEY, None, filename="NPS survey")
 
 
-def _follow_up(made: NpsInvite, customer_name: str, today: date) -> None:
+def _follow_up(made: NpsInvite, today: date) -> None:
     kind = FOLLOW_UP.get(category(made.score))
     if kind is None:
         return
@@ -324,7 +324,7 @@ def _follow_up(made: NpsInvite, customer_name: str, today: date) -> None:
         made.customer_id,
         kind,
         f"nps:{made.id}",
-        f"{verb} {made.name} of {customer_name}: NPS {made.score} of 10",
+        f"{verb} {made.name}: NPS {made.score} of 10",
         "\n".join(filter(None, [f"{made.name} <{made.email}>", made.comment])),
         today,
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from wtforms.fields.choices import SelectChoice
 
@@ -20,7 +20,7 @@ from core.errors import NotAllowed, ServiceError
 from core.extensions import db
 from core.navigation import nav_item
 from core.pagination import page_number, paginate
-from core.permissions import OrgKind, Role, current_actor, get_or_404, requires
+from core.permissions import Role, current_actor, requires
 from success import accounts, bp, policies, queries
 from success.forms import AccountRecordForm, ContactForm, CsmAccessForm, NoteForm, OwnerForm
 from success.sections import sections_for
@@ -109,16 +109,6 @@ def export_accounts() -> ResponseReturnValue:
 # --- one account -------------------------------------------------------------------------
 
 
-def _customer(account_id: int) -> Organization:
-    """The customer organisation ``account_id`` names, within the caller's tenant."""
-    customer = get_or_404(Organization, account_id)
-    if customer.kind is not OrgKind.CUSTOMER or not policies.sees_account(
-        current_actor(), customer
-    ):
-        abort(404)
-    return customer
-
-
 def _timeline_links() -> set[str]:
     """The object pages the signed-in person may open from a timeline entry."""
     links = {"ordering.order_page", "delivery.engagement"}
@@ -162,12 +152,12 @@ def _account_page(customer: Organization, status: int = 200, **forms: Any) -> Re
 @bp.get("/accounts/<int:account_id>", endpoint="account")
 @requires(*READERS)
 def account_page(account_id: int) -> ResponseReturnValue:
-    return _account_page(_customer(account_id))
+    return _account_page(policies.account_or_404(account_id))
 
 
 def _editable(account_id: int) -> Organization:
     """The account, for a change: 404 outside reach, 403 for a reader who may not edit."""
-    customer = _customer(account_id)
+    customer = policies.account_or_404(account_id)
     if not policies.edits_account(current_actor(), customer):
         raise NotAllowed("Only the account's owning CSM or an admin changes it.")
     return customer
@@ -211,7 +201,7 @@ def update_account(account_id: int) -> ResponseReturnValue:
 @bp.post("/accounts/<int:account_id>/owner", endpoint="assign_owner")
 @requires(*READERS)
 def assign_owner(account_id: int) -> ResponseReturnValue:
-    customer = _customer(account_id)
+    customer = policies.account_or_404(account_id)
     if not policies.assigns_owner(current_actor()):
         raise NotAllowed("Only an admin assigns an account's owner.")
     form = OwnerForm()

@@ -27,6 +27,7 @@ from tests.catalog.factories import actor
 from tests.conftest import sign_in
 from tests.delivery import factories as delivery_factories
 from tests.ordering import factories as ordering_factories
+from tests.success.factories import NOT_ACCOUNT_READERS
 
 RECORD = {
     "segment": "Enterprise",
@@ -124,19 +125,7 @@ def test_only_an_admin_assigns_the_owner(client, tenant_a, unscoped):
         assert customer(tenant_a).csm_id == csm.membership_id
 
 
-@pytest.mark.parametrize(
-    "role",
-    [
-        Role.FINANCE,
-        Role.DELIVERY_MANAGER,
-        Role.CONSULTANT,
-        Role.BUYER,
-        Role.APPROVER,
-        Role.VIEWER,
-        Role.PARTNER_MANAGER,
-        Role.PARTNER_CONSULTANT,
-    ],
-)
+@pytest.mark.parametrize("role", NOT_ACCOUNT_READERS)
 def test_nobody_else_sees_accounts(client, tenant_a, role):
     sign_in(client, tenant_a.people[role])
     assert client.get("/accounts").status_code == 403

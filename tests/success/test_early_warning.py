@@ -16,12 +16,15 @@ from core.audit import AuditEvent
 from core.db import utcnow
 from core.extensions import db
 from core.permissions import OrgKind, Role
+from core.templating import date_filter
 from success.health_models import AccountHealth, Band, HealthHistory
 from success.models import CustomerAccount, SuccessSettings
-from success.playbook_models import Playbook, PlaybookCondition, Suggestion
+from success.playbook_models import SuggestionState
 from tests import factories
 from tests.catalog import factories as catalog_factories
 from tests.conftest import sign_in
+from tests.success import factories as success_factories
+from tests.success.factories import NOT_ACCOUNT_READERS
 
 TODAY = utcnow().date()
 
@@ -91,25 +94,9 @@ def _scored(
 
 def _suggest(tenant, customer_id: int, title: str) -> None:
     servlet_id = catalog_factories.servlet(tenant, title=title)
-    playbook = Playbook(
-        vendor_id=tenant.vendor_id,
-        name="Usage dropping",
-        condition=PlaybookCondition.SIGNAL_DROP,
-        servlet_id=servlet_id,
-        reason_template="Usage fell",
+    success_factories.suggestions(
+        tenant, servlet_id, [(customer_id, SuggestionState.OPEN, "Usage fell")]
     )
-    db.session.add(playbook)
-    db.session.flush()
-    db.session.add(
-        Suggestion(
-            vendor_id=tenant.vendor_id,
-            playbook_id=playbook.id,
-            customer_id=customer_id,
-            servlet_id=servlet_id,
-            reason="Usage fell",
-        )
-    )
-    db.session.commit()
 
 
 @pytest.fixture
@@ -142,7 +129,7 @@ def test_accounts_are_listed_for_each_reason_with_their_suggestions(client, tena
     ]
     assert "Score 45, under 50" in rows[0]
     assert "Adoption Health Check" in rows[0]
-    assert f"Renews on {(TODAY + timedelta(days=30)).isoformat()} while amber" in rows[1]
+    assert f"Renews on {date_filter(TODAY + timedelta(days=30))} while amber" in rows[1]
     assert "Fell 20 points in 30 days" in rows[2]
     assert "-20: active users fell from 150 to 90" in rows[2]
     assert "Healthy Co" not in page
@@ -217,19 +204,7 @@ def test_an_admin_sets_the_thresholds_within_bounds(client, tenant_a, listed, un
     assert client.post(url, data={"warning_below": "10", "warning_drop": "5"}).status_code == 403
 
 
-@pytest.mark.parametrize(
-    "role",
-    [
-        Role.FINANCE,
-        Role.DELIVERY_MANAGER,
-        Role.CONSULTANT,
-        Role.BUYER,
-        Role.APPROVER,
-        Role.VIEWER,
-        Role.PARTNER_MANAGER,
-        Role.PARTNER_CONSULTANT,
-    ],
-)
+@pytest.mark.parametrize("role", NOT_ACCOUNT_READERS)
 def test_nobody_else_opens_the_health_pages(client, tenant_a, role):
     sign_in(client, tenant_a.people[role])
     for url in ("/accounts/early-warning", "/accounts/early-warning.csv", "/accounts/health-model"):

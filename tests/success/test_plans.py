@@ -22,6 +22,7 @@ from success.plan_models import SuccessGoal, SuccessPlan
 from tests.catalog import factories as catalog_factories
 from tests.catalog.factories import actor
 from tests.conftest import sign_in
+from tests.success.factories import VENDOR_OTHERS_AND_PARTNERS
 
 GOAL = {
     "title": "Grow weekly active users",
@@ -313,16 +314,7 @@ def test_the_customers_people_read_their_plan_and_nobody_elses(client, tenant_a,
     assert f"/success-plans/{plan_id}" not in client.get("/success-plans").get_data(as_text=True)
 
 
-@pytest.mark.parametrize(
-    "role",
-    [
-        Role.DELIVERY_MANAGER,
-        Role.CONSULTANT,
-        Role.FINANCE,
-        Role.PARTNER_MANAGER,
-        Role.PARTNER_CONSULTANT,
-    ],
-)
+@pytest.mark.parametrize("role", VENDOR_OTHERS_AND_PARTNERS)
 def test_nobody_else_reads_or_writes_plans(client, tenant_a, unscoped, role):
     with unscoped():
         plan_id = make_plan(tenant_a)

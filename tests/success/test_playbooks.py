@@ -19,13 +19,13 @@ from core.permissions import Role
 from core.queue import QueuedJob
 from core.tenancy import tenant_scope
 from delivery.models import Engagement, EngagementState
-from success import playbooks, suggestions
+from success import playbook_values, playbooks, suggestions
 from success.events import health_changed
 from success.health_models import AccountHealth, Band
 from success.models import CustomerAccount, KeyContact, SuccessSettings
 from success.playbook_models import Playbook, Suggestion, SuggestionState
 from success.signal_models import UsageSignal
-from success.signals import signal_types
+from success.signal_types import signal_types
 from tests.catalog import factories as catalog_factories
 from tests.catalog.factories import actor
 from tests.conftest import sign_in
@@ -65,7 +65,7 @@ def playbook(tenant, servlet_id: int, **values) -> Playbook:
     }
     if fields["condition"] == "signal_drop" and "signal_type_id" not in fields:
         fields["signal_type_id"] = type_id(tenant, "active_users")
-    return playbooks.create_playbook(actor(tenant), playbooks.PlaybookValues(**fields))
+    return playbooks.create_playbook(actor(tenant), playbook_values.PlaybookValues(**fields))
 
 
 def signal(tenant, customer_id: int, key: str, days_ago: int, value: float) -> None:
@@ -457,7 +457,7 @@ def test_another_vendors_signal_type_and_servlet_are_refused(tenant_a, tenant_b,
         with pytest.raises(NotAllowed):
             playbooks.create_playbook(
                 actor(tenant_a, Role.CSM),
-                playbooks.PlaybookValues("x", "low_csat", ours, "{account}", threshold=2),
+                playbook_values.PlaybookValues("x", "low_csat", ours, "{account}", threshold=2),
             )
 
 

@@ -17,11 +17,12 @@ from core.errors import NotAllowed, ServiceError
 from core.extensions import db
 from core.permissions import Role
 from core.tenancy import tenant_scope
-from success import accounts, events, signal_demo, signals
+from success import accounts, events, signal_csv, signal_demo, signal_types, signals
 from success.models import SuccessSettings
 from success.signal_models import SignalImport, SignalSource, SignalType, UsageSignal
 from tests.catalog.factories import actor
 from tests.conftest import sign_in
+from tests.success.factories import NOT_ACCOUNT_READERS
 
 TODAY = utcnow().date()
 DAY = (TODAY - timedelta(days=10)).isoformat()
@@ -230,12 +231,12 @@ def test_a_bad_file_is_refused_as_a_whole(client, tenant_a, unscoped, body, mess
 def test_too_many_rows_and_too_large_files_are_refused(client, tenant_a, unscoped):
     sign_in(client, tenant_a.people[Role.CSM])
     row = f"{tenant_a.customer_id},active_users,{DAY},1\n"
-    many = upload(client, HEADER + row * (signals.MAX_ROWS + 1))
+    many = upload(client, HEADER + row * (signal_csv.MAX_ROWS + 1))
     assert many.status_code == 422
     assert "The file has 100,001 rows; at most 100,000 per file: split it." in many.get_data(
         as_text=True
     )
-    big = upload(client, HEADER.encode() + b"x" * signals.MAX_FILE_BYTES)
+    big = upload(client, HEADER.encode() + b"x" * signal_csv.MAX_FILE_BYTES)
     assert big.status_code == 422
     assert "The file is larger than 8 MB" in big.get_data(as_text=True)
     assert imports(unscoped) == 0
@@ -322,7 +323,7 @@ def test_store_signals_upserts_by_row_key_and_tells_the_area(tenant_a, unscoped)
                 tenant_a.customer_id: [(days[1], 5.0), (days[2], 5.0)],
                 tenant_a.neighbour_id: [],
             }
-            assert len(signals.signal_types()) == 5  # built-ins made once
+            assert len(signal_types.signal_types()) == 5  # built-ins made once
     finally:
         events.signals_recorded.disconnect(receiver)
     assert heard == [(tenant_a.vendor_id, {tenant_a.customer_id})] * 2
@@ -331,7 +332,7 @@ def test_store_signals_upserts_by_row_key_and_tells_the_area(tenant_a, unscoped)
 def test_a_job_across_tenants_stores_into_the_vendors_own_types(tenant_a, tenant_b, unscoped):
     with unscoped():
         with tenant_scope(tenant_b.vendor_id):
-            signals.signal_types()  # tenant B's built-ins exist first
+            signal_types.signal_types()  # tenant B's built-ins exist first
         row = signals.SignalRow(tenant_a.customer_id, "nps", TODAY, 7)
         signals.store_signals(tenant_a.vendor_id, [row], SignalSource.API, None)
         db.session.commit()
@@ -352,7 +353,7 @@ def test_the_sidebar_offers_usage_signals_to_admins_and_csms_only(client, tenant
 
 def test_only_admins_and_csms_import_through_the_service(tenant_a, unscoped):
     with unscoped(), tenant_scope(tenant_a.vendor_id), pytest.raises(NotAllowed):
-        signals.import_signal_file(actor(tenant_a, Role.FINANCE), b"", "x.csv", TODAY)
+        signal_csv.import_signal_file(actor(tenant_a, Role.FINANCE), b"", "x.csv", TODAY)
 
 
 # --- signal types ----------------------------------------------------------------------------
@@ -417,12 +418,12 @@ def test_a_type_is_deleted_only_when_unused_after_confirmation(client, tenant_a,
         assert "api_calls" not in keys
         assert {"dashboards", "nps"} <= keys
     with unscoped(), tenant_scope(tenant_a.vendor_id), pytest.raises(ServiceError):
-        signals.add_signal_type(actor(tenant_a, Role.CSM), "x_y", "X")
+        signal_types.add_signal_type(actor(tenant_a, Role.CSM), "x_y", "X")
 
 
 def test_a_csm_reads_the_types_but_does_not_change_them(client, tenant_a, unscoped):
     with unscoped(), tenant_scope(tenant_a.vendor_id):
-        signals.signal_types()
+        signal_types.signal_types()
         db.session.commit()
         nps = db.session.scalar(select(SignalType.id).where(SignalType.key == "nps"))
     sign_in(client, tenant_a.people[Role.CSM])
@@ -437,19 +438,7 @@ def test_a_csm_reads_the_types_but_does_not_change_them(client, tenant_a, unscop
 # --- who may open what -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "role",
-    [
-        Role.FINANCE,
-        Role.DELIVERY_MANAGER,
-        Role.CONSULTANT,
-        Role.BUYER,
-        Role.APPROVER,
-        Role.VIEWER,
-        Role.PARTNER_MANAGER,
-        Role.PARTNER_CONSULTANT,
-    ],
-)
+@pytest.mark.parametrize("role", NOT_ACCOUNT_READERS)
 def test_nobody_else_opens_the_signal_pages(client, tenant_a, unscoped, role):
     batch = _one_import(tenant_a, unscoped)
     sign_in(client, tenant_a.people[role])
@@ -527,7 +516,7 @@ def test_the_account_page_costs_the_same_queries_with_10_and_10000_signals(
 ):
     for tenant, count in ((tenant_a, 10), (tenant_b, 10_000)):
         with unscoped(), tenant_scope(tenant.vendor_id):
-            type_ids = [t.id for t in signals.signal_types()]
+            type_ids = [t.id for t in signal_types.signal_types()]
             per_type = count // len(type_ids)
             db.session.execute(
                 insert(UsageSignal),

@@ -27,12 +27,14 @@ from delivery.models import Engagement, EngagementState
 from success import plans, value_report
 from success.health_models import AccountHealth, Band, HealthHistory
 from success.plan_models import SuccessGoal, SuccessPlan
-from success.playbook_models import Playbook, PlaybookCondition, Suggestion, SuggestionState
+from success.playbook_models import Suggestion, SuggestionState
 from success.report_models import ValueReport
 from tests.billing import factories as billing_factories
 from tests.catalog import factories as catalog_factories
 from tests.catalog.factories import actor
 from tests.conftest import sign_in
+from tests.success import factories as success_factories
+from tests.success.factories import VENDOR_OTHERS_AND_PARTNERS
 
 E = EngagementState
 
@@ -199,31 +201,15 @@ def goals_and_suggestions(tenant, p: Period) -> None:
                     [servlet_id] if n == 0 else [],
                 ),
             )
-    playbook = Playbook(
-        vendor_id=tenant.vendor_id,
-        name="Usage drop",
-        condition=PlaybookCondition.SIGNAL_DROP,
-        servlet_id=servlet_id,
-        reason_template="{account} uses less.",
+    success_factories.suggestions(
+        tenant,
+        servlet_id,
+        [
+            (tenant.customer_id, SuggestionState.OPEN, "Active users fell by 30 % in 30 days."),
+            (tenant.customer_id, SuggestionState.DECLINED, "Declined last month."),
+            (tenant.neighbour_id, SuggestionState.OPEN, "The neighbour's own."),
+        ],
     )
-    db.session.add(playbook)
-    db.session.flush()
-    for customer_id, state, reason in [
-        (tenant.customer_id, SuggestionState.OPEN, "Active users fell by 30 % in 30 days."),
-        (tenant.customer_id, SuggestionState.DECLINED, "Declined last month."),
-        (tenant.neighbour_id, SuggestionState.OPEN, "The neighbour's own."),
-    ]:
-        db.session.add(
-            Suggestion(
-                vendor_id=tenant.vendor_id,
-                playbook_id=playbook.id,
-                customer_id=customer_id,
-                servlet_id=servlet_id,
-                reason=reason,
-                state=state,
-            )
-        )
-    db.session.commit()
 
 
 def world(tenant) -> Period:
@@ -482,16 +468,7 @@ def test_the_customers_people_read_their_own_report_and_no_other(client, tenant_
     assert f"/value-reports/{report_id}/pdf" not in theirs
 
 
-@pytest.mark.parametrize(
-    "role",
-    [
-        Role.DELIVERY_MANAGER,
-        Role.CONSULTANT,
-        Role.FINANCE,
-        Role.PARTNER_MANAGER,
-        Role.PARTNER_CONSULTANT,
-    ],
-)
+@pytest.mark.parametrize("role", VENDOR_OTHERS_AND_PARTNERS)
 def test_nobody_else_reads_or_prepares_reports(client, tenant_a, unscoped, role):
     with unscoped():
         report_id = make_report(tenant_a)
