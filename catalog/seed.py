@@ -221,7 +221,7 @@ def _seed_recommendations(vendor: Organization, customer: Organization, live: li
     if csm is None or buyer is None:
         return
     reasons = [
-        "Your last health check found licence use at 62%: this lifts adoption in a quarter.",
+        "Licence use sits at 62% of what you bought: this lifts adoption in a quarter.",
         "Three new admins joined last month; this gets them productive fast.",
         "Your renewal is in four months; let's measure the value you get first.",
         "Support tickets about reports doubled this quarter.",

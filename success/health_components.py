@@ -483,7 +483,11 @@ def contact_readings(scope: Scope) -> dict[int, Reading]:
 def contact_change(days: int | None) -> Reading:
     if days is None:
         return Reading(100, CONTACT_DAYS, "unchanged", "no key contact changed in 90 days")
-    fact = f"a key contact changed {_plural(days, 'day')} ago"
+    fact = (
+        "a key contact changed today"
+        if days == 0
+        else f"a key contact changed {_plural(days, 'day')} ago"
+    )
     return Reading(_clamp(days / CONTACT_DAYS * 100), days, f"changed {days} days ago", fact)
 
 
@@ -513,15 +517,43 @@ def _sentence(
     return f"{subject} {verb} from {old['shown']} to {new['shown']}{span}"
 
 
+def _counted(component: Mapping[str, Any] | None) -> bool:
+    return bool(component and component.get("weight"))
+
+
 def explain(
     before: Mapping[str, Mapping[str, Any]], after: Mapping[str, Mapping[str, Any]], days: int
 ) -> list[dict[str, Any]]:
-    """Each component's change of contribution to the score (points, rounded), largest
-    first, in words: ``-12: licence utilisation fell from 81 % to 52 % in 30 days``."""
+    """Each component's part in the change of the score (points, rounded), largest first, in
+    words: ``-12: licence utilisation fell from 81 % to 52 % in 30 days``.
+
+    A component that starts or stops counting also rescales the others' shares; that part
+    of the change is its doing, so it is charged to it (in proportion to its share when
+    several start or stop at once), and the others are charged only for their own moves.
+    The parts add up to the change of the score."""
+    keys = [c.value for c in C if c.value in before or c.value in after]
+    entered_or_left = {
+        key: (after.get(key) or before[key])["share"]
+        for key in keys
+        if _counted(before.get(key)) != _counted(after.get(key))
+    }
+    both = [key for key in keys if _counted(before.get(key)) and _counted(after.get(key))]
+    rescaled = 0.0
+    if entered_or_left:
+        rescaled = sum(
+            before[key]["score"] * (after[key]["share"] - before[key]["share"]) / 100
+            for key in both
+        )
+    shares = sum(entered_or_left.values()) or 1
     changes = []
-    for key in [c.value for c in C if c.value in before or c.value in after]:
+    for key in keys:
         old, new = before.get(key), after.get(key)
-        points = round(_contribution(new) - _contribution(old))
+        exact = _contribution(new) - _contribution(old)
+        if key in entered_or_left:
+            exact += rescaled * entered_or_left[key] / shares
+        elif entered_or_left and key in both:
+            exact = (new["score"] - old["score"]) * new["share"] / 100
+        points = round(exact)
         if points == 0:
             continue
         text = f"{points:+d}: {_sentence(key, old, new, days)}"

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from accounts.models import Membership, Organization
 from accounts.seed import first_member, vendors
-from catalog.models import Servlet
+from catalog.models import ServletKind, ServletVersion, VersionState
 from core.db import utcnow
 from core.demo import Login, seeder
 from core.extensions import db
@@ -107,9 +107,15 @@ def _seed_workspace(vendor: Organization, admin: Membership, csm: Membership) ->
                 .order_by(Organization.id)
             )
         )
+        # Deployment servlets first: the plan's first goal (single sign-on) is served by one.
         servlet_ids = list(
             db.session.scalars(
-                select(Servlet.id).where(Servlet.vendor_id == vendor.id).order_by(Servlet.id)
+                select(ServletVersion.servlet_id)
+                .where(
+                    ServletVersion.vendor_id == vendor.id,
+                    ServletVersion.state == VersionState.PUBLISHED,
+                )
+                .order_by(ServletVersion.kind != ServletKind.DEPLOYMENT, ServletVersion.servlet_id)
             )
         )
     signal_demo.demo(vendor.id, csm.user_id, customer_ids, today)

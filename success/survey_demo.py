@@ -17,7 +17,7 @@ from success.models import ContactRole, CustomerAccount, KeyContact
 ANSWERS = (
     (3, "Onboarding dragged on for weeks and nobody owned our tickets."),
     (8, "Good product; the renewal paperwork was slow."),
-    (10, "The health check paid for itself in a month. Happy to talk to your prospects."),
+    (10, "The SSO rollout went without a hitch. Happy to talk to your prospects."),
     (9, "Responsive team, clear servlets."),
 )
 LATER = (

@@ -69,6 +69,11 @@ def test_every_home_fits_the_screen_and_sign_out_is_reachable(
 
 LIST_PAGES = [
     ("csm", "/recommendations"),
+    ("csm", "/accounts/early-warning"),
+    ("csm", "/follow-ups"),
+    ("csm", "/accounts/renewals"),
+    ("csm", "/playbooks"),
+    ("buyer", "/value-report"),
     ("buyer", "/catalog"),
     ("buyer", "/orders"),
     ("buyer", "/engagements"),

@@ -144,6 +144,22 @@ def test_components_that_appear_or_disappear_say_so():
     ]
 
 
+def test_a_component_that_starts_counting_is_charged_with_what_it_did_to_the_score():
+    """A poor health check lowers the score: its line says so, though its own contribution
+    is positive, because the others' shares shrank to make room for it."""
+    third = 100 / 3
+    before = {"csat": _part(80, 4.2, "4.2", 10, 50), "nps": _part(60, 20, "+20", 10, 50)}
+    after = {
+        "csat": _part(80, 4.2, "4.2", 10, third),
+        "nps": _part(60, 20, "+20", 10, third),
+        "health_check": _part(30, 30, "30", 10, third),
+    }
+    changes = hc.explain(before, after, 0)
+    assert [c["text"] for c in changes] == [
+        "-13: health-check result now counts: 30 fact",
+    ]
+
+
 # --- the recompute on data ---------------------------------------------------------------
 
 
