@@ -12,7 +12,7 @@ vendor set none.
 writes scores and history rows in bulk: a history row on a day the score changed (a second
 change the same day rewrites that day's row), its ``changes`` being each component's
 contribution change in words, largest first. It runs nightly (a job enqueued once per vendor
-and day) and on the events that move a score (``success.health_jobs``).
+and day) and on the events that move a score (the receivers at the end of this module).
 """
 
 from __future__ import annotations

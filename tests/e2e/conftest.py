@@ -114,3 +114,4 @@ def sign_in(page: Page, email: str, password: str = DEMO_PASSWORD) -> None:
     page.get_by_label("Password", exact=True).fill(password)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_test_id("current-organization")).to_be_visible()
+    page.wait_for_load_state()  # scripts run: menus and confirmations are wired

@@ -46,6 +46,7 @@ def test_sign_out_from_the_navbar_returns_to_sign_in(page: Page, live_server: Li
     organization, _, email, password = live_server.login_for(Role.ADMIN.value)
     _sign_in(page, email, password)
     expect(page.get_by_test_id("home-admin")).to_be_visible()
+    page.wait_for_load_state()  # Bootstrap's script has wired the menu
 
     page.get_by_test_id("user-menu").click()
     page.get_by_role("button", name="Sign out").click()
