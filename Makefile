@@ -1,6 +1,6 @@
 # Servlet Desk: make run (demo on http://127.0.0.1:5000), make test (all lanes), make lint,
-# make bench (catalog page under load, background work, dashboard, invoice PDF; installs wrk
-# from Debian when missing), make mutate
+# make bench (catalog page under load, background work, dashboard, invoice PDF, health
+# recompute, webhook fan-out; installs wrk from Debian when missing), make mutate
 # (mutation score of the modules that hold guarantees; not part of make test or CI).
 
 VENV = .venv
@@ -49,6 +49,7 @@ bench: $(VENV)/.installed harfbuzz-subset
 	$(PY) -m bench.dashboard
 	$(PY) -m bench.invoice_pdf
 	$(PY) -m bench.health
+	$(PY) -m bench.webhooks
 
 # About 40 minutes on two cores; leaves mutants/ behind (make mutate MUTATE=--keep reuses it).
 mutate: $(VENV)/.installed

@@ -17,7 +17,7 @@ from core.extensions import bootstrap, csrf, db, limiter, login_manager, migrate
 ROOT = Path(__file__).resolve().parent.parent
 
 # Bottom-up, as imports flow; each area's ``init_app`` wires it (see ``core.wiring``).
-AREAS = ("core", "accounts", "catalog", "ordering", "delivery", "billing", "success")
+AREAS = ("core", "accounts", "catalog", "ordering", "delivery", "billing", "success", "api")
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:

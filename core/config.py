@@ -75,6 +75,22 @@ SETTINGS: tuple[Setting, ...] = (
         "false (make run: true)",
         "Run the background jobs inside the web process (development server only).",
     ),
+    Setting("API_RATE_LIMIT", "600 per minute", "Requests allowed per API token."),
+    Setting(
+        "WEBHOOKS_ALLOW_HTTP",
+        "false (debug: true)",
+        "Let outbound webhook endpoints use plain http.",
+    ),
+    Setting(
+        "WEBHOOKS_ALLOW_PRIVATE",
+        "false (debug: true)",
+        "Let outbound webhooks reach loopback and private-network addresses.",
+    ),
+    Setting(
+        "WEBHOOKS_TIMEOUT_SECONDS",
+        "5",
+        "Longest wait to connect to, and then for the answer of, a webhook endpoint.",
+    ),
 )
 
 
@@ -117,6 +133,10 @@ def from_environment(instance_path: Path, debug: bool) -> dict[str, object]:
         "SCHEDULER_IN_PROCESS": _flag(env.get("SCHEDULER_IN_PROCESS", "false")),
         "TRUSTED_PROXIES": int(env.get("TRUSTED_PROXIES", "0")),
         "DELIVERABLE_MAX_MB": float(env.get("DELIVERABLE_MAX_MB", "15")),
+        "API_RATE_LIMIT": env.get("API_RATE_LIMIT", "600 per minute"),
+        "WEBHOOKS_ALLOW_HTTP": _flag(env.get("WEBHOOKS_ALLOW_HTTP", str(debug))),
+        "WEBHOOKS_ALLOW_PRIVATE": _flag(env.get("WEBHOOKS_ALLOW_PRIVATE", str(debug))),
+        "WEBHOOKS_TIMEOUT_SECONDS": float(env.get("WEBHOOKS_TIMEOUT_SECONDS", "5")),
     }
     if env.get("SERVER_NAME"):
         config["SERVER_NAME"] = env["SERVER_NAME"]

@@ -25,7 +25,7 @@ from core.extensions import db
 from core.money import Money
 from core.permissions import Actor, Role, require
 from core.sequences import next_number
-from ordering import carts, entitlements, notifications
+from ordering import carts, entitlements, notifications, signals
 from ordering.intake import clean_answers, questions_of
 from ordering.models import (
     Order,
@@ -266,6 +266,7 @@ def _start(actor: Actor, order: Order, customer: Organization, vendor: Organizat
             "lines": [[line.servlet_version_id, line.quantity] for line in order.lines],
         },
     )
+    signals.order_placed.send(order)
     if state == OrderState.AWAITING_APPROVAL:
         notifications.approval_requested(order, customer.name)
     elif state == OrderState.CONFIRMED:

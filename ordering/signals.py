@@ -2,6 +2,8 @@
 ordering importing them. Receivers run inside the sender's transaction: whatever they add to
 the session commits, or rolls back, with the order change itself.
 
+- ``order_placed``: sender is the new ``Order`` (lines loaded, first state set), sent before
+  an order confirmed at once sends ``order_confirmed``. Outbound webhooks tell integrators.
 - ``order_confirmed``: sender is the confirmed ``Order`` (lines loaded). Delivery creates the
   engagements.
 - ``order_cancelled``: sender is the cancelled ``Order``; keyword ``reason``. Delivery cancels
@@ -19,6 +21,7 @@ from blinker import Namespace
 
 _signals = Namespace()
 
+order_placed = _signals.signal("order-placed")
 order_confirmed = _signals.signal("order-confirmed")
 order_cancelled = _signals.signal("order-cancelled")
 delivery_started = _signals.signal("order-delivery-started")

@@ -250,6 +250,53 @@ def _value_report(tenant: Tenant) -> int:
     return made.id
 
 
+def _webhook_endpoint(tenant: Tenant) -> int:
+    """The vendor's first webhook endpoint (one is registered when it has none)."""
+    from api.webhook_models import WebhookEndpoint
+
+    first = db.session.scalar(
+        select(WebhookEndpoint.id)
+        .where(WebhookEndpoint.vendor_id == tenant.vendor_id)
+        .order_by(WebhookEndpoint.id)
+    )
+    if first is not None:
+        return first
+    made = WebhookEndpoint(
+        vendor_id=tenant.vendor_id,
+        url="https://hooks.example.com/desk",
+        event_types=["order.placed"],
+    )
+    db.session.add(made)
+    db.session.commit()
+    return made.id
+
+
+def _webhook_message(tenant: Tenant) -> int:
+    """A given-up message of the vendor's first endpoint (so a replay would change it)."""
+    from api.webhook_models import MessageStatus, WebhookMessage
+    from core.db import utcnow
+
+    made = WebhookMessage(
+        vendor_id=tenant.vendor_id,
+        endpoint_id=_webhook_endpoint(tenant),
+        event_type="order.placed",
+        object_key="order:1",
+        payload={"type": "order.placed", "timestamp": "2030-01-07T09:00:00Z", "data": {}},
+        status=MessageStatus.GIVEN_UP,
+        done_at=utcnow(),
+    )
+    db.session.add(made)
+    db.session.commit()
+    return made.id
+
+
+def _api_token(tenant: Tenant) -> int:
+    """A personal API token of the tenant's CSM."""
+    from tests.api import factories as api_factories
+
+    return api_factories.personal(tenant.people[Role.CSM]).id
+
+
 ID_BUILDERS: dict[str, Callable[[Tenant], int]] = {
     "membership_id": lambda tenant: tenant.people[Role.CSM].membership_id,
     "organization_id": lambda tenant: tenant.customer_id,
@@ -283,4 +330,7 @@ ID_BUILDERS: dict[str, Callable[[Tenant], int]] = {
     "success_plan_id": _success_plan,
     "success_goal_id": _success_goal,
     "value_report_id": _value_report,
+    "api_token_id": _api_token,
+    "webhook_endpoint_id": _webhook_endpoint,
+    "webhook_message_id": _webhook_message,
 }
