@@ -32,6 +32,11 @@ from delivery.models import Assignment, Engagement
 from ordering import entitlements
 from ordering.models import Order, OrderLine
 from success import accounts as success_accounts
+from success.health_models import AccountHealth, Band
+from success.plan_models import SuccessPlan
+from success.playbook_models import Playbook, PlaybookCondition, Suggestion
+from success.signal_models import SignalImport, SignalSource
+from success.survey_models import FollowUpKind, FollowUpTask, NpsInvite
 from tests.billing import factories as billing_factories
 from tests.catalog import factories as catalog_factories
 from tests.conftest import TEST_CONFIG, sign_in
@@ -102,6 +107,11 @@ QUERIES: dict[str, list[str]] = {
     "billing.export_margins": ["period=year", "period=quarter"],
     "success.accounts": ["who=all", "who=mine", "segment=Wallaroo", "stage=adoption", "q=quokk"],
     "success.export_accounts": ["who=all", "segment=Wallaroo", "q=quokk", "renewing=90"],
+    "success.early_warning": ["who=all", "who=all&show=all", "band=red&who=all"],
+    "success.export_early_warning": ["who=all&show=all"],
+    "success.follow_ups": ["who=all", "who=unassigned"],
+    "success.renewals": ["who=all"],
+    "success.export_renewals": ["who=all"],
 }
 
 
@@ -147,6 +157,7 @@ def plant(tenant: Tenant) -> Planted:
     billing_factories.credit_note(tenant, "Potoroo credit note reason")
     partner_id = _payout(tenant, engagement, "Bettong Partners Pty")
     _account(tenant, "Wallaroo Segment")
+    _success_workspace(tenant, servlet_id)
     send_mail(buyer.email, "Cassowary mail subject", "Cassowary body", vendor_id=tenant.vendor_id)
     send_mail(buyer.email, "Emu reset link", "Emu body without a tenant")
     db.session.commit()
@@ -178,6 +189,11 @@ def plant(tenant: Tenant) -> Planted:
             "Potoroo credit note reason",
             "Bettong Partners Pty",
             "Wallaroo Segment",
+            "Tasmanian suggestion reason",
+            "Call Pademelon Contact",
+            "Bandicoot promoter comment",
+            "Cuscus plan summary",
+            "quoll-signals.csv",
         ],
     )
 
@@ -266,6 +282,72 @@ def _account(tenant: Tenant, segment: str) -> None:
             arr="50000",
             licences_bought=40,
         ),
+    )
+
+
+def _success_workspace(tenant: Tenant, servlet_id: int) -> None:
+    """A red score, an open suggestion, a follow-up, a promoter's answer, a success plan and a
+    signal import of the customer, written directly (their services are tested elsewhere)."""
+    now, customer_id, vendor_id = utcnow(), tenant.customer_id, tenant.vendor_id
+    db.session.add(
+        AccountHealth(
+            vendor_id=vendor_id,
+            customer_id=customer_id,
+            score=21,
+            band=Band.RED,
+            components={},
+            computed_at=now,
+            changed_at=now,
+        )
+    )
+    playbook = Playbook(
+        vendor_id=vendor_id,
+        name="Planted playbook",
+        condition=PlaybookCondition.LOW_CSAT,
+        threshold=2,
+        servlet_id=servlet_id,
+        reason_template="{account}",
+    )
+    db.session.add(playbook)
+    db.session.flush()
+    db.session.add_all(
+        [
+            Suggestion(
+                vendor_id=vendor_id,
+                playbook_id=playbook.id,
+                customer_id=customer_id,
+                servlet_id=servlet_id,
+                reason="Tasmanian suggestion reason",
+            ),
+            FollowUpTask(
+                vendor_id=vendor_id,
+                customer_id=customer_id,
+                kind=FollowUpKind.DETRACTOR,
+                source="planted:1",
+                title="Call Pademelon Contact",
+                due_on=now.date(),
+            ),
+            NpsInvite(
+                vendor_id=vendor_id,
+                customer_id=customer_id,
+                name="Planted Promoter",
+                email="promoter@quokka-holdings.example",
+                period="2026-H2",
+                token="planted-token-hash",
+                answered_at=now,
+                score=10,
+                comment="Bandicoot promoter comment",
+            ),
+            SuccessPlan(
+                vendor_id=vendor_id,
+                customer_id=customer_id,
+                quarter_start=date(now.year, 3 * ((now.month - 1) // 3) + 1, 1),
+                summary="Cuscus plan summary",
+            ),
+            SignalImport(
+                vendor_id=vendor_id, source=SignalSource.CSV, filename="quoll-signals.csv", rows=1
+            ),
+        ]
     )
 
 
