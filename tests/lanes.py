@@ -4,10 +4,11 @@
     postgresql  pytest tests --ignore=tests/e2e --database=postgresql
     browser     pytest tests/e2e
 
-The two database lanes run side by side (each is one Python process, mostly on one core;
-they share nothing: the SQLite lane works in temporary files, the PostgreSQL lane in a
-throwaway server of its own), each writing to a log that is printed whole when it ends, so
-their outputs never interleave; the browser lane runs after them. Every lane runs even when
+Two chains run side by side, each lane one Python process mostly on one core: the SQLite
+lane and then the browser lane, beside the PostgreSQL lane (the longest). They share
+nothing: the SQLite and browser lanes work in temporary files, the PostgreSQL lane in a
+throwaway server of its own. Each lane writes to a log that is printed whole when it ends,
+so their outputs never interleave. Every lane runs even when
 another failed, so one run shows all failures. A lane whose
 prerequisite is missing is skipped with a line saying how to get it; with ``CI=true`` a
 missing prerequisite fails the run instead, so CI cannot go green on fewer lanes.
@@ -84,13 +85,23 @@ def run_lane(lane: Lane, on_ci: bool) -> tuple[str, float]:
     return ("passed" if returncode == 0 else "failed"), time.monotonic() - started
 
 
+# Lanes of a chain run one after the other; chains run side by side.
+CHAINS = ((LANES[0], LANES[2]), (LANES[1],))
+
+
 def main() -> int:
     on_ci = os.environ.get("CI", "").strip().lower() == "true"
-    databases, browser = LANES[:2], LANES[2:]
-    with ThreadPoolExecutor(max_workers=len(databases)) as pool:
-        side_by_side = list(pool.map(lambda lane: run_lane(lane, on_ci), databases))
-    outcomes = side_by_side + [run_lane(lane, on_ci) for lane in browser]
-    results = [(lane.name, *outcome) for lane, outcome in zip(LANES, outcomes, strict=True)]
+
+    def run_chain(chain: tuple[Lane, ...]) -> list[tuple[str, str, float]]:
+        return [(lane.name, *run_lane(lane, on_ci)) for lane in chain]
+
+    with ThreadPoolExecutor(max_workers=len(CHAINS)) as pool:
+        done = {
+            name: (outcome, seconds)
+            for chain in pool.map(run_chain, CHAINS)
+            for name, outcome, seconds in chain
+        }
+    results = [(lane.name, *done[lane.name]) for lane in LANES]
     print("=== lanes: " + ", ".join(f"{n} {o} ({s:.1f}s)" for n, o, s in results), flush=True)
     return 1 if any(outcome == "failed" for _, outcome, _ in results) else 0
 
