@@ -1,6 +1,7 @@
 # Servlet Desk: make run (demo on http://127.0.0.1:5000), make test (all lanes), make lint,
 # make bench (catalog page under load, background work, dashboard, invoice PDF, health
-# recompute, webhook fan-out; installs wrk from Debian when missing), make mutate
+# recompute, webhook fan-out, API signal ingest; installs wrk from Debian when missing),
+# make mutate
 # (mutation score of the modules that hold guarantees; not part of make test or CI).
 
 VENV = .venv
@@ -50,6 +51,7 @@ bench: $(VENV)/.installed harfbuzz-subset
 	$(PY) -m bench.invoice_pdf
 	$(PY) -m bench.health
 	$(PY) -m bench.webhooks
+	$(PY) -m bench.api_signals
 
 # About 40 minutes on two cores; leaves mutants/ behind (make mutate MUTATE=--keep reuses it).
 mutate: $(VENV)/.installed

@@ -1,4 +1,4 @@
-"""The value types every API schema shares: timestamps, money, ids.
+"""The value types every API schema shares: timestamps, money, ids, hours.
 
 Timestamps are RFC 3339 in UTC with ``Z`` (``2026-12-02T09:30:00Z``), and one with an offset
 is read as the instant it names; a time without an offset is refused. Money is
@@ -9,11 +9,12 @@ webhook payloads and as Stripe does, never a float.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
-from core.bounds import FIRST_DAY, LAST_DAY, MAX_ID
+from core.bounds import FIRST_DAY, LAST_DAY, MAX_ID, OutOfBounds, parse_decimal, plain_decimal
 from core.money import Money
 
 MAX_TIMESTAMP_LENGTH = 40
@@ -87,3 +88,24 @@ class MoneyField(fields.Nested):
             return Money(loaded["amount"], loaded["currency"].upper())
         except (TypeError, ValueError) as error:
             raise ValidationError(str(error)) from error
+
+
+class Hours(fields.Field):
+    """Hours as a JSON number or string (``1.5``, ``"0.25"``), at most two decimals, read as
+    the web form reads them (``core.bounds.parse_decimal``); written as a string. Documented
+    as string or number (registered in ``api.rest``)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["metadata"] = {"example": "1.5"} | kwargs.get("metadata", {})
+        super().__init__(**kwargs)
+
+    def _serialize(self, value: Decimal | None, attr: Any, obj: Any, **kwargs: Any) -> Any:
+        return None if value is None else plain_decimal(Decimal(value))
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Decimal:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise ValidationError("A number of hours, e.g. 1.5.")
+        try:
+            return parse_decimal(str(value), whole_digits=2, places=2)
+        except OutOfBounds as error:
+            raise ValidationError(f"Expected {error}.") from error

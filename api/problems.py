@@ -47,6 +47,7 @@ KINDS: dict[str, str] = {
     "validation": "The input is not valid",
     "precondition-required": "If-Match is required",
     "rate-limited": "Too many requests",
+    "document-pending": "The document is still being rendered",
     "server-error": "Something went wrong on our side",
 }
 

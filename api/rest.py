@@ -25,7 +25,7 @@ from flask_smorest import Blueprint as SmorestBlueprint
 from flask_smorest.utils import prepare_response
 from werkzeug.wrappers import Response
 
-from api import auth, idempotency, problems, ratelimits, requests
+from api import auth, fields, idempotency, problems, ratelimits, requests
 from api.problems import PREFIX, is_api_request
 from core.extensions import csrf
 
@@ -131,7 +131,8 @@ def init_app(app: Flask) -> None:
         "API_SPEC_OPTIONS": SPEC_OPTIONS,
     }.items():
         app.config.setdefault(name, value)
-    app.extensions["servlet_desk_api"] = RestApi(app)
+    rest = app.extensions["servlet_desk_api"] = RestApi(app)
+    rest.register_field(fields.Hours, ["string", "number"], None)
     app.session_interface = ApiAwareSessions()
     ratelimits.init_app(app)
     take_over_api_errors(app)

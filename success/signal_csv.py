@@ -111,7 +111,7 @@ def _looks_like_formula(cell: str) -> bool:
 
 
 @dataclass
-class _Lookup:
+class RowLookup:
     """What rows are checked against, each read once per file."""
 
     by_number: dict[int, int]
@@ -121,7 +121,9 @@ class _Lookup:
     today: date
 
 
-def _lookup(actor: Actor, today: date) -> _Lookup:
+def row_lookup(actor: Actor, today: date) -> RowLookup:
+    """What checking a row needs, read once per file or request: the accounts ``actor`` may
+    feed, the vendor's signal types and the date limits."""
     stmt = select(Organization.id, Organization.name).where(Organization.kind == OrgKind.CUSTOMER)
     if policies.restricted_to_own(actor):
         stmt = stmt.where(Organization.csm_id == actor.id)
@@ -135,10 +137,10 @@ def _lookup(actor: Actor, today: date) -> _Lookup:
     except ValueError:  # 29 February
         earliest = today.replace(year=today.year - MAX_YEARS_BACK, day=28)
     types = {t.key: t.name for t in types_of(actor.vendor_id)}
-    return _Lookup(by_number, by_name, types, earliest, today)
+    return RowLookup(by_number, by_name, types, earliest, today)
 
 
-def _account(cell: str, lookup: _Lookup) -> int | str:
+def _account(cell: str, lookup: RowLookup) -> int | str:
     text = (spreadsheet_text(cell.strip()) or "").strip()
     if not text:
         return "Account: empty; give the account number or the customer's exact name."
@@ -152,7 +154,7 @@ def _account(cell: str, lookup: _Lookup) -> int | str:
     return f"Account: unknown account “{text[:80]}” (an account number or a customer's exact name)."
 
 
-def _signal(cell: str, lookup: _Lookup) -> str:
+def _signal(cell: str, lookup: RowLookup) -> str:
     key = cell.strip().lower()
     if key in lookup.type_keys:
         return key
@@ -161,7 +163,7 @@ def _signal(cell: str, lookup: _Lookup) -> str:
     raise ValueError(f"Signal: {shown} is not a signal type (known: {known}).")
 
 
-def _day(cell: str, lookup: _Lookup) -> date:
+def _day(cell: str, lookup: RowLookup) -> date:
     text = cell.strip()
     try:
         if not _DATE.fullmatch(text):
@@ -197,7 +199,7 @@ def _value(cell: str, key: str) -> float:
     return value
 
 
-def _check_row(cells: dict[str, str], lookup: _Lookup) -> tuple[SignalRow | None, list[str]]:
+def check_row(cells: dict[str, str], lookup: RowLookup) -> tuple[SignalRow | None, list[str]]:
     """The row, or what is wrong with it (every problem, not only the first)."""
     problems = [
         f"{name.capitalize()}: looks like a spreadsheet formula; type the plain value."
@@ -227,7 +229,7 @@ def _check_row(cells: dict[str, str], lookup: _Lookup) -> tuple[SignalRow | None
 def read_signal_file(actor: Actor, raw: bytes, today: date) -> list[SignalRow]:
     """Every row of the file checked; ``SignalFileRefused`` lists each wrong row's problems."""
     header, table = _read_table(raw)
-    lookup = _lookup(actor, today)
+    lookup = row_lookup(actor, today)
     rows: list[SignalRow] = []
     errors: list[RowError] = []
     seen: dict[tuple[int, str, date], int] = {}
@@ -237,7 +239,7 @@ def read_signal_file(actor: Actor, raw: bytes, today: date) -> list[SignalRow]:
                 RowError(number, f"{len(cells)} cells; every row has {len(COLUMNS)} ({HEADER}).")
             )
             continue
-        row, problems = _check_row(dict(zip(header, cells, strict=True)), lookup)
+        row, problems = check_row(dict(zip(header, cells, strict=True)), lookup)
         if row is not None:
             key = (row.customer_id, row.key, row.day)
             if key in seen:

@@ -18,7 +18,7 @@ from core.extensions import db
 from core.notifications import Notification
 from core.permissions import Role
 from delivery import change_orders
-from delivery.models import Assignment, Engagement, EngagementState, Holiday, TimeOff
+from delivery.models import Assignment, Engagement, EngagementState, Holiday, Task, TimeOff
 from tests.billing import factories as billing_factories
 from tests.catalog import factories as catalog_factories
 from tests.delivery import factories as delivery_factories
@@ -53,6 +53,13 @@ def _engagement(tenant: Tenant) -> int:
         .order_by(Engagement.id)
     )
     return first if first is not None else delivery_factories.engagement(tenant)
+
+
+def _task(tenant: Tenant) -> int:
+    """The first task of the tenant's first engagement (a route taking both gets a pair)."""
+    return db.session.scalar(
+        select(Task.id).where(Task.engagement_id == _engagement(tenant)).order_by(Task.id)
+    )
 
 
 def _time_off(tenant: Tenant) -> int:
@@ -308,6 +315,7 @@ ID_BUILDERS: dict[str, Callable[[Tenant], int]] = {
     "order_id": ordering_factories.order,
     "notification_id": _notification,
     "engagement_id": _engagement,
+    "task_id": _task,
     "resource_id": delivery_factories.resource,
     "time_off_id": _time_off,
     "holiday_id": _holiday,
