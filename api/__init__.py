@@ -90,6 +90,7 @@ MODULES = (
     "orders",
     "recommendations",
     "engagements",
+    "engagement_work",
     "invoices",
     "webhook_models",
     "webhook_events",

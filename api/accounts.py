@@ -24,7 +24,7 @@ from marshmallow import fields, validate
 from accounts.models import Organization
 from api.fields import ApiSchema, MoneyField, Timestamp
 from api.pagination import ChangedListArgs, keyset_page, page_of
-from api.problems import Problem
+from api.problems import Problem, pointed
 from api.rest import ApiBlueprint
 from catalog.models import LifecycleStage
 from core.db import UTCDateTime, utcnow
@@ -174,11 +174,7 @@ def update_account(values: dict[str, Any], account_id: int) -> ResponseReturnVal
     try:
         accounts.update_account(current_actor(), customer, record)
     except ServiceError as error:
-        field = _FIELD_OF_LABEL.get(error.message.split(":", 1)[0])
-        if field is None or isinstance(error, NotAllowed):
-            raise
-        db.session.rollback()
-        raise _field_problem(field, error.message) from error
+        raise pointed(error, _FIELD_OF_LABEL) from None
     return _described([db.session.get(Organization, account_id)])[0]
 
 

@@ -1,13 +1,14 @@
-"""``/api/v1/engagements``: engagements as the web app shows them, and the work done on them
-from partners' and consultants' own tooling (start, deliver, tasks, time, progress updates).
+"""``/api/v1/engagements``: engagements as the web app shows them, and the moves made on them
+from partners' and consultants' own tooling (start, deliver, tasks); time entries and progress
+updates are ``api.engagement_work``'s.
 
 Reach is ``Engagement.reach``: delivery staff (admin, CSM, delivery manager, finance) read
 every engagement of their vendor, a customer's people their own, consultants and partner
 consultants those they are assigned to, a partner manager those allocated to the partner;
-another's id is a 404. Every change goes through the web page's service
-(``delivery.moves``, ``delivery.tasks``, ``delivery.time_entries``, ``delivery.updates``) with
-its state machine and policies, so the same people may act: a role the web page offers no
-button refuses with 403, a move the engagement's state does not allow with 409.
+another's id is a 404. Every change goes through the web page's service (``delivery.moves``,
+``delivery.tasks``) with its state machine and policies, so the same people may act: a role
+the web page offers no button refuses with 403, a move the engagement's state does not allow
+with 409.
 
 Engagements have no change column: ``updated_at`` (and ``updated_since``) is the latest of
 their state stamps (requested, scheduled, started, delivered, accepted, cancelled) and the
@@ -20,37 +21,29 @@ another's tag stale, while two people ticking the same task are told (412).
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from flask import abort
 from flask.typing import ResponseReturnValue
-from marshmallow import ValidationError, fields, validate
-from sqlalchemy import select
+from marshmallow import fields, validate
 from sqlalchemy.orm import joinedload, selectinload
 
-from accounts.models import Membership
 from api.fields import ApiSchema, Hours, MoneyField, Timestamp
-from api.pagination import ChangedListArgs, ListArgs, keyset_page, page_of
+from api.pagination import ChangedListArgs, keyset_page, page_of
+from api.problems import pointed
 from api.rest import ApiBlueprint
 from core.audit import record_denied
-from core.bounds import FIRST_DAY, LAST_DAY
 from core.db import UTCDateTime, utcnow
-from core.errors import Conflict, InvalidTransition, NotAllowed, ServiceError
+from core.errors import Conflict, InvalidTransition, ServiceError
 from core.extensions import db
-from core.money import Money
 from core.permissions import CUSTOMER_ROLES, Actor, current_actor, get_or_404, require, scoped
-from delivery import moves, policies, tasks, time_entries, updates, workspace
+from delivery import moves, policies, tasks, workspace
 from delivery.models import (
     Engagement,
     EngagementState,
-    EngagementUpdate,
-    Resource,
     Task,
-    TimeEntry,
-    TimeEntryState,
-    UpdateVisibility,
 )
 from ordering.models import OrderLine
 
@@ -66,21 +59,6 @@ _E = EngagementState
 _STAMPS = ("scheduled_at", "started_at", "delivered_at", "accepted_at", "cancelled_at", "rated_at")
 # Where a service's refusal points, by the label its message starts with ("Hours: ...").
 _DELIVERY_FIELDS = {"Delivery note": "note", "Health score": "health_score", "Findings": "findings"}
-_TIME_FIELDS = {"Day": "day", "Hours": "hours", "Note": "note"}
-_UPDATE_FIELDS = {"Update": "body"}
-
-
-# --- input fields -------------------------------------------------------------------------
-
-
-class Day(fields.Date):
-    """A calendar day, ``YYYY-MM-DD``, within ``core.bounds``."""
-
-    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> date:
-        day = super()._deserialize(value, attr, data, **kwargs)
-        if not FIRST_DAY <= day <= LAST_DAY:
-            raise ValidationError(f"A date from {FIRST_DAY.year} to {LAST_DAY.year}.")
-        return day
 
 
 # --- schemas ------------------------------------------------------------------------------
@@ -200,48 +178,6 @@ class TaskChangeSchema(ApiSchema):
     done = fields.Boolean(required=True, truthy={True}, falsy={False})
 
 
-class TimeEntrySchema(ApiSchema):
-    id = fields.Integer(required=True)
-    engagement_id = fields.Integer(required=True)
-    person = fields.String(required=True)
-    day = fields.Date(required=True)
-    hours = Hours(required=True)
-    note = fields.String(required=True)
-    state = fields.String(required=True, metadata={"enum": [s.value for s in TimeEntryState]})
-    reject_reason = fields.String(required=True)
-    cost = MoneyField(
-        required=True, allow_none=True, metadata={"description": "Once approved; staff only."}
-    )
-    created_at = Timestamp(required=True)
-    decided_at = Timestamp(required=True, allow_none=True)
-
-
-class NewTimeEntrySchema(ApiSchema):
-    day = Day(required=True)
-    hours = Hours(required=True)
-    note = fields.String(load_default="", validate=validate.Length(max=time_entries.MAX_TIME_NOTE))
-
-
-class ProgressUpdateSchema(ApiSchema):
-    id = fields.Integer(required=True)
-    engagement_id = fields.Integer(required=True)
-    author = fields.String(required=True)
-    visibility = fields.String(
-        required=True, metadata={"enum": [v.value for v in UpdateVisibility]}
-    )
-    body = fields.String(required=True)
-    created_at = Timestamp(required=True)
-
-
-class NewProgressUpdateSchema(ApiSchema):
-    body = fields.String(required=True, validate=validate.Length(max=updates.MAX_BODY))
-    visibility = fields.String(
-        load_default=UpdateVisibility.CUSTOMER.value,
-        validate=validate.OneOf([v.value for v in UpdateVisibility]),
-        metadata={"description": "internal: the vendor and its partners only."},
-    )
-
-
 # --- reading ------------------------------------------------------------------------------
 
 
@@ -265,7 +201,7 @@ def _list_options() -> tuple[Any, ...]:
     )
 
 
-def _load(engagement_id: int) -> Engagement:
+def load_engagement(engagement_id: int) -> Engagement:
     return get_or_404(Engagement, engagement_id, *workspace.page_options())
 
 
@@ -361,7 +297,7 @@ def _detail(actor: Actor, engagement: Engagement) -> dict[str, Any]:
 def _reread(engagement_id: int) -> dict[str, Any]:
     """The engagement as it is after a change (the service committed)."""
     db.session.expire_all()
-    return _detail(current_actor(), _load(engagement_id))
+    return _detail(current_actor(), load_engagement(engagement_id))
 
 
 @blp.route("", endpoint="list")
@@ -389,22 +325,13 @@ def list_engagements(args: dict[str, Any]) -> ResponseReturnValue:
 def show_engagement(engagement_id: int) -> ResponseReturnValue:
     """One engagement with its tasks, assignments, delivery and time summary, as its page
     shows it to the token's member (404 outside their reach)."""
-    return _detail(current_actor(), _load(engagement_id))
+    return _detail(current_actor(), load_engagement(engagement_id))
 
 
 # --- moves --------------------------------------------------------------------------------
 
 
-def _pointed(error: ServiceError, labels: dict[str, str]) -> ServiceError:
-    """A service's refusal of a value ("Hours: at most 24 in one day.") pointed at the field
-    it names, so the problem lists it under ``errors``."""
-    label = error.message.partition(":")[0]
-    if type(error) is ServiceError and label in labels:
-        error.field = labels[label]  # type: ignore[attr-defined]
-    return error
-
-
-def _state_refusal(error: ServiceError, engagement: Engagement, states: tuple[_E, ...]) -> Any:
+def state_refusal(error: ServiceError, engagement: Engagement, states: tuple[_E, ...]) -> Any:
     """A service's plain refusal made because of the engagement's state is a 409, as the
     state machine's own refusals are (the message is the service's)."""
     if type(error) is ServiceError and engagement.state not in states:
@@ -417,7 +344,7 @@ def _state_refusal(error: ServiceError, engagement: Engagement, states: tuple[_E
 def start_engagement(engagement_id: int) -> ResponseReturnValue:
     """Scheduled → in progress (`delivery.moves.start`): a consultant or partner consultant
     assigned to it, or the delivery manager. Another state: 409."""
-    engagement = _load(engagement_id)
+    engagement = load_engagement(engagement_id)
     actor = require(current_actor(), *policies.DELIVERERS)
     moves.start(actor, engagement)
     return _reread(engagement_id)
@@ -429,13 +356,13 @@ def start_engagement(engagement_id: int) -> ResponseReturnValue:
 def deliver_engagement(values: dict[str, Any], engagement_id: int) -> ResponseReturnValue:
     """In progress → delivered with a note for the customer; a health check also needs its
     `health_score` (0 to 100) and `findings`. Who may: as for `start`."""
-    engagement = _load(engagement_id)
+    engagement = load_engagement(engagement_id)
     actor = require(current_actor(), *policies.DELIVERERS)
     delivery = moves.Delivery(values["note"], values["health_score"], values["findings"])
     try:
         moves.deliver(actor, engagement, delivery)
     except ServiceError as error:
-        raise _pointed(error, _DELIVERY_FIELDS) from None
+        raise pointed(error, _DELIVERY_FIELDS) from None
     return _reread(engagement_id)
 
 
@@ -455,7 +382,7 @@ def _load_task(engagement: Engagement, task_id: int) -> Task:
 @blp.response(200, TaskSchema)
 def show_task(engagement_id: int, task_id: int) -> ResponseReturnValue:
     """One task of the engagement, with the `ETag` a change of it needs."""
-    return _task(_load_task(_load(engagement_id), task_id))
+    return _task(_load_task(load_engagement(engagement_id), task_id))
 
 
 @blp.route("/<int:engagement_id>/tasks/<int:task_id>", methods=["PATCH"], endpoint="tick")
@@ -467,7 +394,7 @@ def tick_task(values: dict[str, Any], engagement_id: int, task_id: int) -> Respo
     `ETag` (missing: 428, stale: 412). Who may: as on the page, those who work on it or the
     delivery manager, while it is scheduled or in progress (else 409); asking for the state
     the task already has is a 409 too."""
-    engagement = _load(engagement_id)
+    engagement = load_engagement(engagement_id)
     task = _load_task(engagement, task_id)
     blp.check_etag(_task(task), TaskSchema)
     actor = require(current_actor(), *policies.DELIVERERS)
@@ -476,135 +403,5 @@ def tick_task(values: dict[str, Any], engagement_id: int, task_id: int) -> Respo
     except ServiceError as error:
         if type(error) is ServiceError and (task.done_at is not None) == values["done"]:
             raise Conflict(error.message) from None
-        raise _state_refusal(error, engagement, policies.WORK_STATES) from None
+        raise state_refusal(error, engagement, policies.WORK_STATES) from None
     return _task(task)
-
-
-# --- time ---------------------------------------------------------------------------------
-
-
-def _time_entry(entry: TimeEntry, cost_currency: str | None) -> dict[str, Any]:
-    """``cost_currency``: the engagement's, for those who see costs (``None`` for others)."""
-    costed = cost_currency is not None and entry.state is TimeEntryState.APPROVED
-    return {
-        "id": entry.id,
-        "engagement_id": entry.engagement_id,
-        "person": entry.resource.membership.user.display_name,
-        "day": entry.day,
-        "hours": entry.hours,
-        "note": entry.note,
-        "state": entry.state.value,
-        "reject_reason": entry.reject_reason,
-        "cost": Money(entry.cost_minor, cost_currency) if costed else None,
-        "created_at": entry.created_at,
-        "decided_at": entry.decided_at,
-    }
-
-
-def _cost_currency(actor: Actor, engagement: Engagement) -> str | None:
-    return engagement.order_line.currency if policies.sees_costs(actor) else None
-
-
-@blp.route("/<int:engagement_id>/time-entries", endpoint="time_entries")
-@blp.arguments(ListArgs, location="query")
-@blp.response(200, page_of(TimeEntrySchema))
-def list_time_entries(args: dict[str, Any], engagement_id: int) -> ResponseReturnValue:
-    """Time logged on the engagement, by id: the delivery manager (who approves it) reads
-    everyone's, a consultant or partner consultant their own; anyone else 403."""
-    actor = current_actor()
-    engagement = _load(engagement_id)
-    stmt = (
-        select(TimeEntry)
-        .where(TimeEntry.engagement_id == engagement.id)
-        .options(
-            joinedload(TimeEntry.resource)
-            .joinedload(Resource.membership)
-            .joinedload(Membership.user)
-        )
-    )
-    if not policies.approves_time(actor):
-        if not policies.works_on(actor, engagement):
-            raise NotAllowed("Only the delivery manager and those who work on it read its time.")
-        mine = select(Resource.id).where(Resource.membership_id == actor.id)
-        stmt = stmt.where(TimeEntry.resource_id.in_(mine))
-    page = keyset_page(stmt, args, keys=(TimeEntry.id,))
-    body, headers = page.answer(args)
-    currency = _cost_currency(actor, engagement)
-    body["data"] = [_time_entry(entry, currency) for entry in page.items]
-    return body, headers
-
-
-@blp.route("/<int:engagement_id>/time-entries", methods=["POST"], endpoint="log_time")
-@blp.arguments(NewTimeEntrySchema)
-@blp.response(201, TimeEntrySchema)
-def log_time(values: dict[str, Any], engagement_id: int) -> ResponseReturnValue:
-    """Log the token's member's hours on a day (`delivery.time_entries.log_time`): a
-    consultant or partner consultant assigned to it, while it is scheduled, in progress, on
-    hold or delivered (else 409); no day to come, at most 24 hours a day (422, pointed)."""
-    engagement = _load(engagement_id)
-    hours = time_entries.Hours(values["day"], values["hours"], values["note"])
-    currency = _cost_currency(current_actor(), engagement)
-    try:
-        entry = time_entries.log_time(current_actor(), engagement, hours, utcnow().date())
-    except ServiceError as error:
-        error = _state_refusal(error, engagement, policies.TIME_STATES)
-        raise _pointed(error, _TIME_FIELDS) from None
-    db.session.expire_all()
-    entry = db.session.scalar(
-        select(TimeEntry)
-        .where(TimeEntry.id == entry.id)
-        .options(
-            joinedload(TimeEntry.resource)
-            .joinedload(Resource.membership)
-            .joinedload(Membership.user)
-        )
-    )
-    return _time_entry(entry, currency)
-
-
-# --- progress updates ---------------------------------------------------------------------
-
-
-def _update(update: EngagementUpdate) -> dict[str, Any]:
-    return {
-        "id": update.id,
-        "engagement_id": update.engagement_id,
-        "author": update.author.user.display_name,
-        "visibility": update.visibility.value,
-        "body": update.body,
-        "created_at": update.created_at,
-    }
-
-
-@blp.route("/<int:engagement_id>/updates", endpoint="updates")
-@blp.arguments(ListArgs, location="query")
-@blp.response(200, page_of(ProgressUpdateSchema))
-def list_updates(args: dict[str, Any], engagement_id: int) -> ResponseReturnValue:
-    """Progress updates the token's member may read, by id: the customer's people only those
-    for the customer (`delivery.updates.visible_updates`)."""
-    actor = current_actor()
-    stmt = updates.visible_updates(actor, _load(engagement_id)).order_by(None)
-    page = keyset_page(stmt, args, keys=(EngagementUpdate.id,))
-    body, headers = page.answer(args)
-    body["data"] = [_update(update) for update in page.items]
-    return body, headers
-
-
-@blp.route("/<int:engagement_id>/updates", methods=["POST"], endpoint="post_update")
-@blp.arguments(NewProgressUpdateSchema)
-@blp.response(201, ProgressUpdateSchema)
-def post_update(values: dict[str, Any], engagement_id: int) -> ResponseReturnValue:
-    """Post a progress update (`delivery.updates.post_update`): those who work on it or the
-    delivery manager; not on a cancelled engagement (409)."""
-    engagement = _load(engagement_id)
-    actor = require(current_actor(), *policies.DELIVERERS)
-    visibility = UpdateVisibility(values["visibility"])
-    try:
-        made = updates.post_update(actor, engagement, values["body"], visibility)
-    except ServiceError as error:
-        open_states = tuple(s for s in _E if s is not _E.CANCELLED)
-        error = _state_refusal(error, engagement, open_states)
-        raise _pointed(error, _UPDATE_FIELDS) from None
-    db.session.expire_all()
-    stmt = updates.visible_updates(actor, engagement).where(EngagementUpdate.id == made.id)
-    return _update(db.session.scalar(stmt))

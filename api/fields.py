@@ -1,4 +1,4 @@
-"""The value types every API schema shares: timestamps, money, ids, hours.
+"""The value types every API schema shares: timestamps, days, money, ids, hours.
 
 Timestamps are RFC 3339 in UTC with ``Z`` (``2026-12-02T09:30:00Z``), and one with an offset
 is read as the instant it names; a time without an offset is refused. Money is
@@ -8,7 +8,7 @@ webhook payloads and as Stripe does, never a float.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -53,6 +53,16 @@ class Timestamp(fields.DateTime):
         if parsed.tzinfo is None or not FIRST_DAY <= parsed.date() <= LAST_DAY:
             raise self.make_error("invalid")
         return parsed.astimezone(UTC)
+
+
+class Day(fields.Date):
+    """A calendar day, ``YYYY-MM-DD``, within ``core.bounds``."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> date:
+        day = super()._deserialize(value, attr, data, **kwargs)
+        if not FIRST_DAY <= day <= LAST_DAY:
+            raise ValidationError(f"A date from {FIRST_DAY.year} to {LAST_DAY.year}.")
+        return day
 
 
 class Id(fields.Integer):

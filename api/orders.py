@@ -3,13 +3,11 @@
 Reach is ``Order.reach``: the vendor's admin, CSMs, delivery managers and finance read every
 order of their vendor, a customer's people their organisation's, anyone else none (404).
 
-Placing goes through the web's own checkout (``ordering.checkout.place_order``), which only
-takes a cart: in one transaction (``place``) the caller's cart is emptied, filled with the
-requested lines and checked out, so every rule of the web checkout holds (offers and prices
-from the catalog, currencies, intake answers, payment routes, terms, approval threshold,
-credits). The cart as it was is put back afterwards, so an API order leaves the person's web
-cart alone (an open web checkout page of it must be reloaded: its key changed). Card payment
-needs the web app (Stripe Checkout is a page), so ``payment_route: card`` is refused.
+Placing goes through the checkout's own service (``ordering.checkout.place_lines``), so every
+rule of the web checkout holds (offers and prices from the catalog, currencies, intake
+answers, payment routes, terms, approval threshold, credits) and the person's web cart is left
+alone. Card payment needs the web app (Stripe Checkout is a page), so ``payment_route: card``
+is refused.
 
 An order has no change time of its own: ``updated_at`` is the latest of its placement,
 approval decision, confirmation, completion and cancellation.
@@ -17,15 +15,13 @@ approval decision, confirmation, completion and cancellation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, request, url_for
+from flask import request, url_for
 from flask.typing import ResponseReturnValue
 from marshmallow import fields, validate
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import selectinload
 
 from accounts.models import Organization
@@ -33,21 +29,19 @@ from api.fields import ApiSchema, Id, MoneyField, Timestamp
 from api.pagination import ChangedListArgs, keyset_page, page_of
 from api.problems import Problem
 from api.rest import ApiBlueprint
-from catalog.queries import offers_for, open_recommendation
 from core.db import UTCDateTime
 from core.extensions import db
-from core.permissions import Actor, current_actor, get_or_404, require, scoped
+from core.permissions import Actor, current_actor, get_or_404, scoped
 from ordering import carts, checkout, orders
-from ordering.intake import MAX_TEXT, questions_of
+from ordering.intake import MAX_TEXT
 from ordering.models import (
     MAX_QUANTITY,
     ApprovalDecision,
-    Cart,
-    CartLine,
     Order,
     OrderLine,
     OrderState,
     PaymentRoute,
+    new_checkout_token,
 )
 
 MAX_LINES = 50
@@ -309,145 +303,50 @@ def cancel_order(args: dict[str, Any], order_id: int) -> ResponseReturnValue:
     return _described([get_or_404(Order, order_id, *_loaded())])[0]
 
 
-@dataclass(frozen=True)
-class _Kept:
-    """A line of the web cart, put back after an API order."""
-
-    servlet_id: int
-    catalog_id: int | None
-    recommendation_id: int | None
-    quantity: int
-
-
 def place(actor: Actor, wanted: dict[str, Any], ip: str | None = None) -> Order:
-    """Check out ``wanted`` (``OrderInSchema``) through the actor's cart and
-    ``checkout.place_order``: one transaction places the order or changes nothing."""
-    require(actor, *carts.ORDERING_ROLES)
-    route = _route(actor, wanted["payment_route"])
-    offers = _offers(actor, wanted["lines"])
-    cart, kept = _borrowed_cart(actor)
-    answers: dict[int, dict[int, str]] = {}
-    positions: dict[int, int] = {}  # cart line id → index of the body's line
-    for index, line in enumerate(wanted["lines"]):
-        recommendation = open_recommendation(actor, line["servlet_id"])
-        added = CartLine(
-            vendor_id=actor.vendor_id,
-            servlet_id=line["servlet_id"],
-            catalog_id=offers[line["servlet_id"]].item.catalog_id,
-            recommendation_id=recommendation.id if recommendation is not None else None,
-            quantity=line["quantity"],
-        )
-        cart.lines.append(added)
-        db.session.flush()
-        answers[added.id] = dict(enumerate(line["intake_answers"]))
-        positions[added.id] = index
-    decided = checkout.Checkout(
-        token=cart.checkout_token,
-        payment_route=route,
-        accepted_terms_version=wanted["terms_version"],
-        po_number=wanted["po_number"],
-        answers=answers,
-        ip=ip,
-    )
-    try:
-        order = checkout.place_order(actor, decided)
-    except checkout.IntakeInvalid as error:
-        raise _refused(
-            error.message,
-            *(
-                (f"#/lines/{positions[line_id]}/intake_answers/{question}", text)
-                for line_id, problems in error.problems.items()
-                for question, text in problems.items()
-            ),
-        ) from error
-    _put_back(actor, kept)
-    return order
-
-
-def _route(actor: Actor, value: str) -> PaymentRoute:
-    """The payment route, if the customer may use it today (the checkout's own list)."""
-    route = PaymentRoute(value)
+    """Order ``wanted`` (``OrderInSchema``) through ``checkout.place_lines``, naming the
+    body's fields in a refusal."""
+    route = PaymentRoute(wanted["payment_route"])
     if route == PaymentRoute.CARD:
         raise _refused(
             "Pay by card in the web app: the API places orders on account or with credits.",
             "#/payment_route",
         )
-    customer = db.session.get(Organization, actor.organization_id)
-    if route not in checkout.payment_routes_for(customer):
-        raise _refused(f"Payment: {route.label} is not available to you.", "#/payment_route")
-    return route
-
-
-def _borrowed_cart(actor: Actor) -> tuple[Cart, list[_Kept]]:
-    """The actor's cart, locked and emptied (made when it has none), and what it held."""
-    cart = carts.cart_of(actor, lock=True)
-    if cart is None:
-        cart = Cart(
-            vendor_id=actor.vendor_id,
-            user_id=actor.user_id,
-            customer_id=actor.organization_id,
-            lines=[],
-        )
-        db.session.add(cart)
-    kept = [
-        _Kept(line.servlet_id, line.catalog_id, line.recommendation_id, line.quantity)
-        for line in cart.lines
+    lines = [
+        carts.LineWanted(id=index, servlet_id=line["servlet_id"], quantity=line["quantity"])
+        for index, line in enumerate(wanted["lines"])
     ]
-    cart.lines.clear()
-    db.session.flush()  # the old lines go before new ones for the same servlets come
-    return cart, kept
-
-
-def _offers(actor: Actor, lines: list[dict[str, Any]]) -> dict[int, Any]:
-    """What the customer's catalogs offer for each line; a line the caller cannot order is
-    refused with a pointer to it (the checkout re-checks everything)."""
-    servlet_ids = [line["servlet_id"] for line in lines]
-    offers = offers_for(actor.organization_id, servlet_ids)
-    refused: list[tuple[str, str]] = []
-    seen: set[int] = set()
-    for index, line in enumerate(lines):
-        servlet_id = line["servlet_id"]
-        offer = offers.get(servlet_id)
-        if offer is None:
-            refused.append((f"#/lines/{index}/servlet_id", "Not offered in your catalogs."))
-        elif servlet_id in seen:
-            refused.append((f"#/lines/{index}/servlet_id", "Listed twice: add up the quantity."))
-        else:
-            asked = len(questions_of(offer.version.intake_questions))
-            if len(line["intake_answers"]) > asked:
-                refused.append(
-                    (f"#/lines/{index}/intake_answers", f"This servlet asks {asked} questions.")
-                )
-        seen.add(servlet_id)
-    if refused:
-        raise _refused("Some lines cannot be ordered; see errors.", *refused)
-    return offers
-
-
-def _put_back(actor: Actor, kept: list[_Kept]) -> None:
-    """Refill the web cart the order borrowed (its next checkout key is already new). The
-    order is committed by now: a failure here loses the cart's lines, never answers 500 (a
-    5xx would let a retry with the same idempotency key place a second order)."""
-    if not kept:
-        return
+    decided = checkout.Checkout(
+        token=new_checkout_token(),  # the Idempotency-Key makes a retry place one order
+        payment_route=route,
+        accepted_terms_version=wanted["terms_version"],
+        po_number=wanted["po_number"],
+        answers={
+            index: dict(enumerate(line["intake_answers"]))
+            for index, line in enumerate(wanted["lines"])
+        },
+        ip=ip,
+    )
     try:
-        cart = carts.cart_of(actor, lock=True)
-        there = {line.servlet_id for line in cart.lines}
-        for line in kept:
-            if line.servlet_id not in there:
-                cart.lines.append(
-                    CartLine(
-                        vendor_id=actor.vendor_id,
-                        servlet_id=line.servlet_id,
-                        catalog_id=line.catalog_id,
-                        recommendation_id=line.recommendation_id,
-                        quantity=line.quantity,
-                    )
-                )
-        db.session.commit()
-    except SQLAlchemyError:
-        db.session.rollback()
-        current_app.logger.warning("Could not put back the cart of user %s", actor.user_id)
+        return checkout.place_lines(actor, lines, decided)
+    except checkout.LinesRefused as error:
+        raise _refused(
+            "Some lines cannot be ordered; see errors.",
+            *(
+                (f"#/lines/{index}/{field}", text)
+                for index, problems in error.problems.items()
+                for field, text in problems.items()
+            ),
+        ) from error
+    except checkout.IntakeInvalid as error:
+        raise _refused(
+            error.message,
+            *(
+                (f"#/lines/{index}/intake_answers/{question}", text)
+                for index, problems in error.problems.items()
+                for question, text in problems.items()
+            ),
+        ) from error
 
 
 def _refused(detail: str, *errors: str | tuple[str, str]) -> Problem:

@@ -157,6 +157,16 @@ def _from_service_error(error: ServiceError) -> Problem:
     return Problem(status, kind, error.message, errors=errors)
 
 
+def pointed(error: ServiceError, labels: Mapping[str, str]) -> ServiceError:
+    """A service's refusal of a value ("Hours: at most 24 in one day.") pointed at the body
+    field its label names (``labels``: label → field), so the problem lists it under
+    ``errors``; other refusals are left as they are."""
+    label = error.message.partition(":")[0]
+    if type(error) is ServiceError and label in labels:
+        error.field = labels[label]  # type: ignore[attr-defined]
+    return error
+
+
 def _from_http_exception(error: HTTPException) -> Response:
     code = error.code or 500
     data = getattr(error, "data", None) or {}

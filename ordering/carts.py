@@ -7,6 +7,7 @@ or a catalog taken away shows up before anything is bought.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -27,8 +28,20 @@ ORDERING_ROLES = policies.BUYERS
 
 
 @dataclass(frozen=True)
+class LineWanted:
+    """A line to order that is not in a cart (the API's): ``id`` is the caller's own key for
+    it, by which intake answers and refusals name it."""
+
+    id: int
+    servlet_id: int
+    quantity: int
+    catalog_id: int | None = None  # None: priced by the first of the customer's catalogs
+    recommendation_id: int | None = None
+
+
+@dataclass(frozen=True)
 class PricedLine:
-    line: CartLine
+    line: CartLine | LineWanted
     offer: Offer | None  # None: no longer offered (retired, or out of the customer's catalogs)
 
     @property
@@ -72,16 +85,22 @@ def cart_of(actor: Actor, *, lock: bool = False) -> Cart | None:
     return db.session.scalar(stmt)
 
 
-def price(cart: Cart | None) -> PricedCart:
-    """The cart's lines with what the catalog offers for each right now (one statement)."""
-    if cart is None or not cart.lines:
-        return PricedCart(cart, [])
+def price_lines(customer_id: int, lines: Sequence[CartLine | LineWanted]) -> list[PricedLine]:
+    """Each line with what the customer's catalogs offer for it right now (one statement):
+    the cart's page, its checkout and an order of wanted lines price alike."""
     offers = offers_for(
-        cart.customer_id,
-        [line.servlet_id for line in cart.lines],
-        {line.servlet_id: line.catalog_id for line in cart.lines},
+        customer_id,
+        [line.servlet_id for line in lines],
+        {line.servlet_id: line.catalog_id for line in lines},
     )
-    return PricedCart(cart, [PricedLine(line, offers.get(line.servlet_id)) for line in cart.lines])
+    return [PricedLine(line, offers.get(line.servlet_id)) for line in lines]
+
+
+def price(cart: Cart | None) -> PricedCart:
+    """The cart's lines with what the catalog offers for each right now."""
+    if cart is None:
+        return PricedCart(cart, [])
+    return PricedCart(cart, price_lines(cart.customer_id, cart.lines))
 
 
 def titles_of(servlet_ids: list[int]) -> dict[int, str]:
@@ -123,6 +142,12 @@ def _cart_for_update(actor: Actor) -> Cart:
     return cart
 
 
+def recommended(actor: Actor, servlet_id: int) -> int | None:
+    """The open recommendation an order of the servlet answers, linked to its line."""
+    recommendation = open_recommendation(actor, servlet_id)
+    return recommendation.id if recommendation is not None else None
+
+
 def check_quantity(quantity: int | None) -> int:
     if quantity is None or not 1 <= quantity <= MAX_QUANTITY:
         raise ServiceError(f"Quantity: a whole number from 1 to {MAX_QUANTITY}.")
@@ -156,12 +181,11 @@ def add_to_cart(
         )
     line = next((line for line in cart.lines if line.servlet_id == servlet_id), None)
     if line is None:
-        recommendation = open_recommendation(actor, servlet_id)
         line = CartLine(
             vendor_id=actor.vendor_id,
             servlet_id=servlet_id,
             catalog_id=offer.item.catalog_id,
-            recommendation_id=recommendation.id if recommendation is not None else None,
+            recommendation_id=recommended(actor, servlet_id),
             quantity=quantity,
         )
         cart.lines.append(line)

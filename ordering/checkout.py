@@ -1,7 +1,8 @@
-"""Checkout: turning the cart into an order, exactly once.
+"""Checkout: turning the cart, or lines wanted without one, into an order, exactly once.
 
-Prices, versions and quantities come from the catalog and the stored cart, never from the
-submitted form. The form contributes only what the customer decides: intake answers, PO
+Both ways in (``place_order`` from the cart, ``place_lines`` for the API) go through the
+same rules. Prices, versions and quantities come from the catalog and the stored lines, never
+from the submitted form. The form contributes only what the customer decides: intake answers, PO
 number, the payment route and acceptance of the vendor's current terms.
 
 Idempotency: the form carries the cart's one-time ``checkout_token`` and ``Order`` has a
@@ -11,7 +12,7 @@ submissions queue on that constraint; the losers roll back and return the winner
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from sqlalchemy import select
@@ -46,6 +47,21 @@ class IntakeInvalid(ServiceError):
     def __init__(self, problems: dict[int, dict[int, str]]) -> None:
         super().__init__("Some answers need your attention; see the marked fields.")
         self.problems = problems
+
+
+class LinesRefused(ServiceError):
+    """Some lines cannot be ordered as asked: ``problems[line_id][field]`` says why (the
+    field being ``servlet_id`` or ``intake_answers``)."""
+
+    def __init__(self, message: str, problems: dict[int, dict[str, str]]) -> None:
+        super().__init__(message)
+        self.problems = problems
+
+
+class RouteUnavailable(ServiceError):
+    """The chosen payment route is not open to the customer today."""
+
+    field = "payment_route"
 
 
 @dataclass(frozen=True)
@@ -122,16 +138,32 @@ def _check_po(po_number: str) -> str:
     return po_number
 
 
-def _check_cart(priced: carts.PricedCart) -> None:
+def _check_lines(priced: carts.PricedCart, checkout: Checkout) -> None:
     if not priced.lines:
         raise ServiceError("Your cart is empty.")
+    problems: dict[int, dict[str, str]] = {}
+    seen: set[int] = set()
+    for line in priced.lines:
+        key, servlet_id = line.line.id, line.line.servlet_id
+        if line.offer is None:
+            problems[key] = {"servlet_id": "Not offered in your catalogs."}
+        elif servlet_id in seen:  # a cart merges them; wanted lines may not
+            problems[key] = {"servlet_id": "Listed twice: add up the quantity."}
+        else:
+            asked = len(questions_of(line.offer.version.intake_questions))
+            if any(index >= asked for index in checkout.answers.get(key, {})):
+                problems[key] = {"intake_answers": f"This servlet asks {asked} questions."}
+        seen.add(servlet_id)
     if priced.unavailable:
         titles = carts.titles_of([line.line.servlet_id for line in priced.unavailable])
         names = ", ".join(f"“{title}”" for title in titles.values())
-        raise ServiceError(
+        raise LinesRefused(
             f"{names} is no longer offered to you (retired, or no longer in your catalogs). "
-            "Remove it from your cart to continue; the rest of your cart is kept."
+            "Remove it from your cart to continue; the rest of your cart is kept.",
+            problems,
         )
+    if problems:
+        raise LinesRefused("Some lines cannot be ordered as asked.", problems)
     currencies = {line.offer.price.currency for line in priced.lines if line.offer is not None}
     if len(currencies) > 1:
         raise ServiceError("Your cart mixes currencies; order each currency separately.")
@@ -164,13 +196,43 @@ def place_order(actor: Actor, checkout: Checkout) -> Order:
     cart = carts.cart_of(actor)
     if cart is None or cart.checkout_token != checkout.token:
         raise Conflict("Your cart changed since this checkout page was opened. Review it again.")
-    priced = carts.price(cart)
-    _check_cart(priced)
+    order = _place(actor, carts.price(cart), checkout)
+    if order is None:  # another submission of this checkout won the race
+        return _existing(checkout.token, actor)
+    cart.lines.clear()
+    cart.checkout_token = new_checkout_token()
+    db.session.commit()
+    return order
+
+
+def place_lines(actor: Actor, lines: list[carts.LineWanted], checkout: Checkout) -> Order:
+    """Order ``lines`` by the cart checkout's rules, leaving the actor's cart alone (the API's
+    way in). ``checkout.answers``, ``IntakeInvalid`` and ``LinesRefused`` name lines by their
+    ``id``; each line links the servlet's open recommendation, as adding it to a cart does."""
+    require(actor, *carts.ORDERING_ROLES)
+    existing = _existing(checkout.token, actor)
+    if existing is not None:
+        return existing
+    linked = [
+        replace(line, recommendation_id=carts.recommended(actor, line.servlet_id)) for line in lines
+    ]
+    priced = carts.PricedCart(None, carts.price_lines(actor.organization_id, linked))
+    order = _place(actor, priced, checkout)
+    if order is None:  # another request with this checkout token won the race
+        return _existing(checkout.token, actor)
+    db.session.commit()
+    return order
+
+
+def _place(actor: Actor, priced: carts.PricedCart, checkout: Checkout) -> Order | None:
+    """Check the priced lines and the customer's choices, then write the order (not
+    committed); ``None`` when another submission of the token already wrote it."""
+    _check_lines(priced, checkout)
     customer = db.session.get(Organization, actor.organization_id)
     vendor = db.session.get(Organization, actor.vendor_id)
     today = utcnow().date()
     if checkout.payment_route not in payment_routes_for(customer, today):
-        raise ServiceError(f"Payment: {checkout.payment_route.label} is not available to you.")
+        raise RouteUnavailable(f"Payment: {checkout.payment_route.label} is not available to you.")
     if checkout.accepted_terms_version is None:
         raise ServiceError("Accept the terms of service to place the order.")
     if checkout.accepted_terms_version != vendor.terms_version:
@@ -178,17 +240,14 @@ def place_order(actor: Actor, checkout: Checkout) -> Order:
     po_number = _check_po(checkout.po_number)
     answers = _answers(priced, checkout)
     order = _insert(actor, priced, checkout, vendor, po_number)
-    if order is None:  # another submission of this checkout won the race
-        return _existing(checkout.token, actor)
+    if order is None:
+        return None
     _add_lines(order, priced, answers)
     if checkout.payment_route == PaymentRoute.ENTITLEMENT:
         kinds = {line.offer.servlet.id: line.offer.version.kind for line in priced.lines}
         titles = {line.offer.servlet.id: line.offer.version.title for line in priced.lines}
         entitlements.spend(order, kinds, titles, today)
     _start(actor, order, customer, vendor)
-    cart.lines.clear()
-    cart.checkout_token = new_checkout_token()
-    db.session.commit()
     return order
 
 

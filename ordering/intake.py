@@ -1,7 +1,7 @@
 """Intake answers: what the customer tells the vendor when ordering, checked by question type.
 
 Answers arrive as the text of form fields; they are validated here (not by a form class) so
-every way into ``place_order`` gets the same rules, and stored as text that reads as the
+every way into checkout gets the same rules, and stored as text that reads as the
 customer meant it.
 """
 

@@ -17,7 +17,7 @@ from core.permissions import Role
 from success import accounts
 from success.health_models import AccountHealth, Band
 from success.models import CustomerAccount, SuccessSettings
-from tests.api import factories
+from tests.api import answers, factories
 from tests.catalog import factories as catalog_factories
 
 RW = ("read:success", "write:success")
@@ -39,19 +39,14 @@ def _owned_by(tenant, role: Role = Role.CSM, customer_id: int | None = None) -> 
     db.session.commit()
 
 
-def _ids(answer) -> list[int]:
-    assert answer.status_code == 200, answer.get_data(as_text=True)
-    return [item["id"] for item in answer.json["data"]]
-
-
 def test_admins_and_csms_read_the_vendors_accounts(client, tenant_a, tenant_b, unscoped):
     with unscoped():
         admin = factories.personal(tenant_a.people[Role.ADMIN], RW)
         csm = factories.personal(tenant_a.people[Role.CSM], RW)
         elsewhere = tenant_b.customer_id
     both = sorted([tenant_a.customer_id, tenant_a.neighbour_id])
-    assert _ids(client.get("/api/v1/accounts", headers=admin.headers)) == both
-    assert _ids(client.get("/api/v1/accounts", headers=csm.headers)) == both
+    assert answers.ids(client.get("/api/v1/accounts", headers=admin.headers)) == both
+    assert answers.ids(client.get("/api/v1/accounts", headers=csm.headers)) == both
     blank = client.get(f"/api/v1/accounts/{tenant_a.neighbour_id}", headers=csm.headers).json
     assert blank["stage"] == "onboarding"
     assert blank["arr"]["amount"] == 0
@@ -91,7 +86,9 @@ def test_a_csm_kept_to_their_own_accounts_sees_only_those(client, tenant_a, unsc
         db.session.commit()
         csm = factories.personal(tenant_a.people[Role.CSM], RW)
         admin = factories.personal(tenant_a.people[Role.ADMIN], RW)
-    assert _ids(client.get("/api/v1/accounts", headers=csm.headers)) == [tenant_a.customer_id]
+    assert answers.ids(client.get("/api/v1/accounts", headers=csm.headers)) == [
+        tenant_a.customer_id
+    ]
     other = f"/api/v1/accounts/{tenant_a.neighbour_id}"
     assert client.get(other, headers=csm.headers).status_code == 404
     assert client.get(other, headers=admin.headers).status_code == 200
@@ -262,8 +259,8 @@ def test_updated_since_keeps_records_saved_since(client, tenant_a, unscoped):
         admin = factories.personal(tenant_a.people[Role.ADMIN], RW)
     since = (utcnow() - timedelta(days=1)).isoformat().replace("+00:00", "Z")
     answer = client.get(f"/api/v1/accounts?updated_since={since}", headers=admin.headers)
-    assert _ids(answer) == [tenant_a.neighbour_id]
+    assert answers.ids(answer) == [tenant_a.neighbour_id]
     assert answer.json["data"][0]["arr"] == {"amount": 1000, "currency": "USD"}
     first = client.get("/api/v1/accounts?limit=1", headers=admin.headers)
-    assert _ids(first) == [min(tenant_a.customer_id, tenant_a.neighbour_id)]
+    assert answers.ids(first) == [min(tenant_a.customer_id, tenant_a.neighbour_id)]
     assert first.json["next_cursor"]

@@ -16,20 +16,15 @@ from core.db import utcnow
 from core.extensions import db
 from core.money import Money
 from core.permissions import Role
-from tests.api import factories
+from tests.api import answers, factories
 from tests.catalog import factories as catalog_factories
-
-
-def _ids(answer) -> list[int]:
-    assert answer.status_code == 200, answer.get_data(as_text=True)
-    return [item["id"] for item in answer.json["data"]]
 
 
 def _walk(client, url: str, headers: dict) -> list[int]:
     seen: list[int] = []
     while url:
         answer = client.get(url, headers=headers)
-        seen += _ids(answer)
+        seen += answers.ids(answer)
         url = answer.json["next_cursor"] and answer.headers["Link"].split(">")[0][1:]
     return seen
 
@@ -52,10 +47,10 @@ def test_each_role_reads_the_servlets_the_web_app_shows_it(client, tenant_a, ten
         csm = factories.personal(tenant_a.people[Role.CSM])
         partner = factories.personal(tenant_a.people[Role.PARTNER_MANAGER])
 
-    assert _ids(client.get("/api/v1/servlets", headers=buyer.headers)) == [shown, priced]
+    assert answers.ids(client.get("/api/v1/servlets", headers=buyer.headers)) == [shown, priced]
     everything = [shown, priced, draft, retired, neighbours]
-    assert _ids(client.get("/api/v1/servlets", headers=csm.headers)) == everything
-    assert _ids(client.get("/api/v1/servlets", headers=partner.headers)) == []
+    assert answers.ids(client.get("/api/v1/servlets", headers=csm.headers)) == everything
+    assert answers.ids(client.get("/api/v1/servlets", headers=partner.headers)) == []
 
     offered = client.get(f"/api/v1/servlets/{priced}", headers=buyer.headers).json
     assert offered["price"] == {"amount": 9900, "currency": "USD"}
@@ -84,9 +79,12 @@ def test_catalogs_and_their_items_within_reach(client, tenant_a, tenant_b, unsco
         buyer = factories.personal(tenant_a.people[Role.BUYER])
         admin = factories.personal(tenant_a.people[Role.ADMIN])
 
-    assert _ids(client.get("/api/v1/catalogs", headers=buyer.headers)) == [catalog_id, priced]
+    assert answers.ids(client.get("/api/v1/catalogs", headers=buyer.headers)) == [
+        catalog_id,
+        priced,
+    ]
     all_of_them = [catalog_id, priced, unassigned, draft]
-    assert _ids(client.get("/api/v1/catalogs", headers=admin.headers)) == all_of_them
+    assert answers.ids(client.get("/api/v1/catalogs", headers=admin.headers)) == all_of_them
     items = client.get(f"/api/v1/catalogs/{priced}/items", headers=buyer.headers).json["data"]
     assert [(i["servlet_id"], i["price"]["amount"]) for i in items] == [
         (second, 25_000),
@@ -129,7 +127,7 @@ def test_a_walk_by_cursor_is_stable_under_inserts(client, tenant_a, unscoped):
     assert len(before) == 7
 
     first = client.get("/api/v1/servlets?limit=3", headers=buyer.headers)
-    assert _ids(first) == before[:3]
+    assert answers.ids(first) == before[:3]
     link = first.headers["Link"]
     assert link.endswith('>; rel="next"')
     next_url = link[1 : link.index(">")]
@@ -176,11 +174,13 @@ def test_updated_since_keeps_what_changed_at_or_after_the_time(client, tenant_a,
         buyer = factories.personal(tenant_a.people[Role.BUYER])
     since = (utcnow() - timedelta(days=1)).isoformat().replace("+00:00", "Z")
 
-    assert _ids(client.get(f"/api/v1/servlets?updated_since={since}", headers=buyer.headers)) == [
-        fresh
-    ]
+    assert answers.ids(
+        client.get(f"/api/v1/servlets?updated_since={since}", headers=buyer.headers)
+    ) == [fresh]
     offset = quote((utcnow() - timedelta(days=40)).strftime("%Y-%m-%dT%H:%M:%S+02:00"))
-    assert _ids(client.get(f"/api/v1/servlets?updated_since={offset}", headers=buyer.headers)) == [
+    assert answers.ids(
+        client.get(f"/api/v1/servlets?updated_since={offset}", headers=buyer.headers)
+    ) == [
         old,
         fresh,
     ]

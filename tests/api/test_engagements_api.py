@@ -13,24 +13,11 @@ from core.db import utcnow
 from core.extensions import db
 from core.permissions import Role
 from delivery.models import Engagement, EngagementState, Task
-from tests.api import factories
+from tests.api import answers, factories
 from tests.delivery import factories as delivery_factories
 
 E = EngagementState
 WRITE = ("write:delivery",)
-
-
-def _ids(answer) -> list[int]:
-    assert answer.status_code == 200, answer.get_data(as_text=True)
-    return [item["id"] for item in answer.json["data"]]
-
-
-def _problem(answer, status: int, pointer: str | None = None) -> dict:
-    assert answer.status_code == status, answer.get_data(as_text=True)
-    assert answer.mimetype == "application/problem+json"
-    if pointer is not None:
-        assert pointer in [error.get("pointer") for error in answer.json["errors"]], answer.json
-    return answer.json
 
 
 def _tokens(tenant, *roles: Role, scopes=WRITE) -> dict[Role, dict[str, str]]:
@@ -52,7 +39,7 @@ def test_each_role_reads_the_engagements_the_web_app_shows_it(client, tenant_a, 
         other = factories.personal(tenant_b.people[Role.ADMIN], ["read:delivery"]).headers
 
     def listed(role):
-        return _ids(client.get("/api/v1/engagements", headers=token[role]))
+        return answers.ids(client.get("/api/v1/engagements", headers=token[role]))
 
     assert listed(Role.CSM) == [ours, partners]
     assert listed(Role.BUYER) == [ours, partners]
@@ -60,10 +47,12 @@ def test_each_role_reads_the_engagements_the_web_app_shows_it(client, tenant_a, 
     assert listed(Role.PARTNER_CONSULTANT) == [partners]
     assert listed(Role.PARTNER_MANAGER) == [partners]
     assert listed(Role.FINANCE) == []  # here: another customer's buyer
-    assert _ids(client.get("/api/v1/engagements", headers=other)) == [elsewhere]
+    assert answers.ids(client.get("/api/v1/engagements", headers=other)) == [elsewhere]
     for hidden in (ours, partners):
         assert client.get(f"/api/v1/engagements/{hidden}", headers=other).status_code == 404
-    _problem(client.get(f"/api/v1/engagements/{ours}", headers=token[Role.PARTNER_MANAGER]), 404)
+    answers.problem(
+        client.get(f"/api/v1/engagements/{ours}", headers=token[Role.PARTNER_MANAGER]), 404
+    )
 
     staff = client.get(f"/api/v1/engagements/{ours}", headers=token[Role.CSM])
     assert staff.json["state"] == "scheduled"
@@ -101,10 +90,12 @@ def test_the_list_filters_by_state_and_by_the_latest_state_stamp(client, tenant_
         csm = factories.personal(tenant_a.people[Role.CSM], ["read:delivery"]).headers
     since = (utcnow() - timedelta(days=1)).isoformat().replace("+00:00", "Z")
 
-    assert _ids(client.get(f"/api/v1/engagements?updated_since={since}", headers=csm)) == [fresh]
-    assert _ids(client.get("/api/v1/engagements?state=requested", headers=csm)) == [old]
+    assert answers.ids(client.get(f"/api/v1/engagements?updated_since={since}", headers=csm)) == [
+        fresh
+    ]
+    assert answers.ids(client.get("/api/v1/engagements?state=requested", headers=csm)) == [old]
     bad = client.get("/api/v1/engagements?state=late&updated_since=yesterday", headers=csm)
-    parameters = {error["parameter"] for error in _problem(bad, 422)["errors"]}
+    parameters = {error["parameter"] for error in answers.problem(bad, 422)["errors"]}
     assert parameters == {"state", "updated_since"}
 
 
@@ -119,36 +110,36 @@ def test_an_assigned_consultant_starts_and_delivers_a_health_check(client, tenan
         reader = factories.personal(tenant_a.people[Role.CONSULTANT], ["read:delivery"]).headers
     url = f"/api/v1/engagements/{engagement_id}"
 
-    refused = _problem(client.post(f"{url}/start", headers=reader), 403)
+    refused = answers.problem(client.post(f"{url}/start", headers=reader), 403)
     assert "write:delivery" in refused["detail"]
-    _problem(client.post(f"{url}/start", headers=token[Role.BUYER]), 403)
-    _problem(client.post(f"{url}/start", headers=token[Role.CSM]), 403)
-    _problem(
+    answers.problem(client.post(f"{url}/start", headers=token[Role.BUYER]), 403)
+    answers.problem(client.post(f"{url}/start", headers=token[Role.CSM]), 403)
+    answers.problem(
         client.post(f"/api/v1/engagements/{someone_else}/start", headers=token[Role.CONSULTANT]),
         404,  # not their assignment: out of their reach, as on the web
     )
     # The partner's manager reads the engagement (its partner is on it) but does not deliver.
-    _problem(client.post(f"{url}/start", headers=token[Role.PARTNER_MANAGER]), 403)
+    answers.problem(client.post(f"{url}/start", headers=token[Role.PARTNER_MANAGER]), 403)
     started = client.post(f"{url}/start", headers=token[Role.CONSULTANT])
     assert started.status_code == 200, started.get_data(as_text=True)
     assert started.json["state"] == "in_progress"
     assert started.json["started_at"].endswith("Z")
-    again = _problem(client.post(f"{url}/start", headers=token[Role.CONSULTANT]), 409)
+    again = answers.problem(client.post(f"{url}/start", headers=token[Role.CONSULTANT]), 409)
     assert "in progress" in again["detail"]
 
     deliver = f"{url}/deliver"
     headers = token[Role.CONSULTANT]
-    _problem(client.post(deliver, json={}, headers=headers), 422, "#/note")
-    _problem(
+    answers.problem(client.post(deliver, json={}, headers=headers), 422, "#/note")
+    answers.problem(
         client.post(deliver, json={"note": "x", "health_score": 101}, headers=headers),
         422,
         "#/health_score",
     )
-    _problem(
+    answers.problem(
         client.post(deliver, json={"note": "x", "colour": "red"}, headers=headers), 422, "#/colour"
     )
     # The service's own rule for a health check, pointed at the field it names.
-    _problem(
+    answers.problem(
         client.post(deliver, json={"note": "Report sent."}, headers=headers), 422, "#/health_score"
     )
     body = {"note": "Report sent.", "health_score": 72, "findings": "Two admins too many."}
@@ -160,7 +151,7 @@ def test_an_assigned_consultant_starts_and_delivers_a_health_check(client, tenan
         "health_score": 72,
         "findings": "Two admins too many.",
     }
-    _problem(client.post(deliver, json=body, headers=headers), 409)
+    answers.problem(client.post(deliver, json=body, headers=headers), 409)
 
 
 def test_a_task_changes_only_with_its_current_etag(client, tenant_a, unscoped):
@@ -179,33 +170,35 @@ def test_a_task_changes_only_with_its_current_etag(client, tenant_a, unscoped):
     read = client.get(url, headers=consultant)
     assert read.json["done"] is False
     etag = read.headers["ETag"]
-    _problem(client.patch(url, json={"done": True}, headers=consultant), 428)
+    answers.problem(client.patch(url, json={"done": True}, headers=consultant), 428)
     stale = {**consultant, "If-Match": '"0123"'}
-    _problem(client.patch(url, json={"done": True}, headers=stale), 412)
+    answers.problem(client.patch(url, json={"done": True}, headers=stale), 412)
     fresh = {**consultant, "If-Match": etag}
-    _problem(client.patch(url, json={"done": "yes"}, headers=fresh), 422, "#/done")
-    _problem(
+    answers.problem(client.patch(url, json={"done": "yes"}, headers=fresh), 422, "#/done")
+    answers.problem(
         client.patch(
             url, json={"done": True}, headers={**token[Role.PARTNER_CONSULTANT], "If-Match": etag}
         ),
         404,  # not assigned to it
     )
     buyer = {**token[Role.BUYER], "If-Match": etag}
-    _problem(client.patch(url, json={"done": True}, headers=buyer), 403)
+    answers.problem(client.patch(url, json={"done": True}, headers=buyer), 403)
     ticked = client.patch(url, json={"done": True}, headers=fresh)
     assert ticked.status_code == 200, ticked.get_data(as_text=True)
     assert ticked.json["done"] is True
     assert ticked.json["done_at"].endswith("Z")
     assert ticked.headers["ETag"] != etag
-    _problem(client.patch(url, json={"done": False}, headers=fresh), 412)  # someone ticked it
+    answers.problem(
+        client.patch(url, json={"done": False}, headers=fresh), 412
+    )  # someone ticked it
 
     manager = {**token[Role.DELIVERY_MANAGER], "If-Match": ticked.headers["ETag"]}
-    _problem(client.patch(url, json={"done": True}, headers=manager), 409)  # already done
+    answers.problem(client.patch(url, json={"done": True}, headers=manager), 409)  # already done
     wrong = f"/api/v1/engagements/{engagement_id}/tasks/{stranger}"
-    _problem(client.get(wrong, headers=consultant), 404)
+    answers.problem(client.get(wrong, headers=consultant), 404)
     with unscoped():
         delivery_factories.put_in_state(engagement_id, E.DELIVERED)
-    delivered = _problem(client.patch(url, json={"done": False}, headers=manager), 409)
+    delivered = answers.problem(client.patch(url, json={"done": False}, headers=manager), 409)
     assert "scheduled or in progress" in delivered["detail"]
 
 
@@ -231,33 +224,35 @@ def test_time_is_logged_by_those_assigned_and_read_as_on_the_pages(client, tenan
         url, json={"day": yesterday, "hours": "2"}, headers=token[Role.PARTNER_CONSULTANT]
     )
     assert partner.status_code == 201
-    _problem(client.post(url, json={"day": tomorrow, "hours": 1}, headers=consultant), 422, "#/day")
-    _problem(
+    answers.problem(
+        client.post(url, json={"day": tomorrow, "hours": 1}, headers=consultant), 422, "#/day"
+    )
+    answers.problem(
         client.post(url, json={"day": yesterday, "hours": 23}, headers=consultant), 422, "#/hours"
     )
     for hours in ("1.234", "1e2", True, -1):
-        _problem(
+        answers.problem(
             client.post(url, json={"day": yesterday, "hours": hours}, headers=consultant),
             422,
             "#/hours",
         )
-    _problem(
+    answers.problem(
         client.post(url, json={"day": "2026-02-30", "hours": 1}, headers=consultant), 422, "#/day"
     )
-    _problem(
+    answers.problem(
         client.post(url, json={"day": yesterday, "hours": 1}, headers=token[Role.DELIVERY_MANAGER]),
         403,
     )
 
-    assert _ids(client.get(url, headers=consultant)) == [logged.json["id"]]
+    assert answers.ids(client.get(url, headers=consultant)) == [logged.json["id"]]
     everyone = client.get(url, headers=token[Role.DELIVERY_MANAGER])
-    assert _ids(everyone) == [logged.json["id"], partner.json["id"]]
+    assert answers.ids(everyone) == [logged.json["id"], partner.json["id"]]
     assert everyone.json["data"][0]["cost"] is None  # not approved yet
-    _problem(client.get(url, headers=token[Role.CSM]), 403)
+    answers.problem(client.get(url, headers=token[Role.CSM]), 403)
 
     with unscoped():
         delivery_factories.put_in_state(engagement_id, E.ACCEPTED)
-    closed = _problem(
+    closed = answers.problem(
         client.post(url, json={"day": yesterday, "hours": 1}, headers=consultant), 409
     )
     assert "accepted" in closed["detail"]
@@ -277,11 +272,14 @@ def test_progress_updates_keep_internal_ones_from_the_customer(client, tenant_a,
         url, json={"body": "Their admin is slow.", "visibility": "internal"}, headers=consultant
     )
     assert internal.status_code == 201
-    _problem(client.post(url, json={"body": "  "}, headers=consultant), 422, "#/body")
-    _problem(client.post(url, json={"body": "Hi"}, headers=token[Role.BUYER]), 403)
+    answers.problem(client.post(url, json={"body": "  "}, headers=consultant), 422, "#/body")
+    answers.problem(client.post(url, json={"body": "Hi"}, headers=token[Role.BUYER]), 403)
 
-    assert _ids(client.get(url, headers=consultant)) == [shared.json["id"], internal.json["id"]]
-    assert _ids(client.get(url, headers=token[Role.BUYER])) == [shared.json["id"]]
+    assert answers.ids(client.get(url, headers=consultant)) == [
+        shared.json["id"],
+        internal.json["id"],
+    ]
+    assert answers.ids(client.get(url, headers=token[Role.BUYER])) == [shared.json["id"]]
     with unscoped():
         delivery_factories.put_in_state(engagement_id, E.CANCELLED)
-    _problem(client.post(url, json={"body": "Still here."}, headers=consultant), 409)
+    answers.problem(client.post(url, json={"body": "Still here."}, headers=consultant), 409)

@@ -9,21 +9,10 @@ from billing.models import Invoice
 from core.extensions import db
 from core.money import Money
 from core.permissions import Role
-from tests.api import factories
+from tests.api import answers, factories
 from tests.billing import factories as billing_factories
 
 READ = ("read:billing",)
-
-
-def _ids(answer) -> list[int]:
-    assert answer.status_code == 200, answer.get_data(as_text=True)
-    return [item["id"] for item in answer.json["data"]]
-
-
-def _problem(answer, status: int) -> dict:
-    assert answer.status_code == status, answer.get_data(as_text=True)
-    assert answer.mimetype == "application/problem+json"
-    return answer.json
 
 
 def _money(amount: int) -> dict:
@@ -52,27 +41,32 @@ def test_each_role_reads_the_invoices_and_payments_billing_shows_it(
         other_finance = factories.personal(tenant_b.people[Role.FINANCE], READ).headers
 
     for books in (Role.FINANCE, Role.ADMIN):
-        assert _ids(client.get("/api/v1/invoices", headers=token[books])) == [
+        assert answers.ids(client.get("/api/v1/invoices", headers=token[books])) == [
             ours,
             neighbours,
             draft,
         ]
-        assert _ids(client.get("/api/v1/payments", headers=token[books])) == [paid, theirs_paid]
+        assert answers.ids(client.get("/api/v1/payments", headers=token[books])) == [
+            paid,
+            theirs_paid,
+        ]
     for customer in (Role.BUYER, Role.VIEWER):
-        assert _ids(client.get("/api/v1/invoices", headers=token[customer])) == [ours]
-        assert _ids(client.get("/api/v1/payments", headers=token[customer])) == [paid]
-    assert _ids(client.get("/api/v1/invoices", headers=token[Role.CSM])) == []
-    assert _ids(client.get("/api/v1/payments", headers=token[Role.CSM])) == []
-    assert _ids(client.get("/api/v1/invoices", headers=other_finance)) == [elsewhere]
+        assert answers.ids(client.get("/api/v1/invoices", headers=token[customer])) == [ours]
+        assert answers.ids(client.get("/api/v1/payments", headers=token[customer])) == [paid]
+    assert answers.ids(client.get("/api/v1/invoices", headers=token[Role.CSM])) == []
+    assert answers.ids(client.get("/api/v1/payments", headers=token[Role.CSM])) == []
+    assert answers.ids(client.get("/api/v1/invoices", headers=other_finance)) == [elsewhere]
 
     for hidden in (neighbours, draft, elsewhere):
-        _problem(client.get(f"/api/v1/invoices/{hidden}", headers=token[Role.BUYER]), 404)
-        _problem(client.get(f"/api/v1/invoices/{hidden}/pdf", headers=token[Role.BUYER]), 404)
+        answers.problem(client.get(f"/api/v1/invoices/{hidden}", headers=token[Role.BUYER]), 404)
+        answers.problem(
+            client.get(f"/api/v1/invoices/{hidden}/pdf", headers=token[Role.BUYER]), 404
+        )
     for hidden in (theirs_paid, elsewhere_paid):
-        _problem(client.get(f"/api/v1/payments/{hidden}", headers=token[Role.BUYER]), 404)
-    _problem(client.get(f"/api/v1/invoices/{ours}", headers=token[Role.CSM]), 404)
-    _problem(client.get(f"/api/v1/invoices/{ours}", headers=other_finance), 404)
-    _problem(client.get(f"/api/v1/payments/{paid}", headers=other_finance), 404)
+        answers.problem(client.get(f"/api/v1/payments/{hidden}", headers=token[Role.BUYER]), 404)
+    answers.problem(client.get(f"/api/v1/invoices/{ours}", headers=token[Role.CSM]), 404)
+    answers.problem(client.get(f"/api/v1/invoices/{ours}", headers=other_finance), 404)
+    answers.problem(client.get(f"/api/v1/payments/{paid}", headers=other_finance), 404)
 
     shown = client.get(f"/api/v1/invoices/{ours}", headers=token[Role.BUYER])
     assert shown.status_code == 200
@@ -112,18 +106,20 @@ def test_the_list_filters_as_the_list_page_and_needs_a_billing_scope(client, ten
         buyer = factories.personal(tenant_a.people[Role.BUYER], READ).headers
         delivery_only = factories.personal(tenant_a.people[Role.FINANCE], ["write:delivery"])
 
-    assert _ids(client.get("/api/v1/invoices?state=draft", headers=finance)) == [draft]
+    assert answers.ids(client.get("/api/v1/invoices?state=draft", headers=finance)) == [draft]
     customer = f"/api/v1/invoices?customer_id={tenant_a.neighbour_id}"
-    assert _ids(client.get(customer, headers=finance)) == [neighbours]
-    assert _ids(client.get(customer, headers=buyer)) == [ours]  # a customer has one: its own
-    assert _ids(client.get("/api/v1/invoices?state=overdue", headers=finance)) == []
-    assert _ids(client.get("/api/v1/invoices?limit=1", headers=finance)) == [ours]
-    bad = _problem(client.get("/api/v1/invoices?state=late&customer_id=0", headers=finance), 422)
+    assert answers.ids(client.get(customer, headers=finance)) == [neighbours]
+    assert answers.ids(client.get(customer, headers=buyer)) == [ours]  # a customer has one: its own
+    assert answers.ids(client.get("/api/v1/invoices?state=overdue", headers=finance)) == []
+    assert answers.ids(client.get("/api/v1/invoices?limit=1", headers=finance)) == [ours]
+    bad = answers.problem(
+        client.get("/api/v1/invoices?state=late&customer_id=0", headers=finance), 422
+    )
     assert {error["parameter"] for error in bad["errors"]} == {"state", "customer_id"}
     for url in ("/api/v1/invoices", f"/api/v1/invoices/{ours}", "/api/v1/payments"):
-        refused = _problem(client.get(url, headers=delivery_only.headers), 403)
+        refused = answers.problem(client.get(url, headers=delivery_only.headers), 403)
         assert "read:billing" in refused["detail"]
-    _problem(client.post("/api/v1/invoices", json={}, headers=finance), 405)
+    answers.problem(client.post("/api/v1/invoices", json={}, headers=finance), 405)
 
 
 def test_the_pdf_is_served_as_stored_once_rendered(client, tenant_a, unscoped):
@@ -134,12 +130,14 @@ def test_the_pdf_is_served_as_stored_once_rendered(client, tenant_a, unscoped):
         buyer = factories.personal(tenant_a.people[Role.BUYER], READ).headers
     url = f"/api/v1/invoices/{invoice_id}/pdf"
 
-    pending = _problem(client.get(url, headers=buyer), 202)
+    pending = answers.problem(client.get(url, headers=buyer), 202)
     assert client.get(url, headers=buyer).headers["Retry-After"] == "10"
     assert "being rendered" in pending["detail"]
     assert (
         "rendered once it is issued"
-        in _problem(client.get(f"/api/v1/invoices/{draft}/pdf", headers=finance), 409)["detail"]
+        in answers.problem(client.get(f"/api/v1/invoices/{draft}/pdf", headers=finance), 409)[
+            "detail"
+        ]
     )
 
     with unscoped():  # what the background job does after issue: one real render

@@ -16,7 +16,7 @@ from core.permissions import Role
 from delivery.models import Engagement, EngagementState
 from ordering import carts, checkout
 from ordering.models import Cart, Entitlement, Order, OrderLine, PaymentRoute
-from tests.api import factories
+from tests.api import answers, factories
 from tests.catalog import factories as catalog_factories
 from tests.ordering import factories as ordering_factories
 
@@ -42,12 +42,6 @@ def _post(client, made, body, key: str | None = None):
 
 def _orders() -> int:
     return db.session.scalar(select(func.count(Order.id)))
-
-
-def _pointers(answer, status: int = 422) -> dict[str, str]:
-    assert answer.status_code == status, answer.get_data(as_text=True)
-    assert answer.mimetype == "application/problem+json"
-    return {error.get("pointer"): error["detail"] for error in answer.json.get("errors", [])}
 
 
 def _neighbours_order(tenant) -> int:
@@ -156,7 +150,7 @@ def test_refused_bodies_point_at_the_fields_and_change_nothing(
         before = _orders()
 
     for servlet_id in (draft, neighbours, elsewhere, 999_999):
-        refused = _pointers(_post(client, buyer, _body(servlet_id)))
+        refused = answers.pointers(_post(client, buyer, _body(servlet_id)))
         assert refused == {"#/lines/0/servlet_id": "Not offered in your catalogs."}
     cases = {
         "#/lines/0/quantity": [0, 21, 10**30, "two", 1.5, None],
@@ -167,41 +161,43 @@ def test_refused_bodies_point_at_the_fields_and_change_nothing(
         for value in values:
             body = _body(plain)
             body["lines"][0][field] = value
-            assert pointer in _pointers(_post(client, buyer, body)), value
-    assert "#/lines" in _pointers(_post(client, buyer, _body(plain, lines=[])))
-    assert "#/lines" in _pointers(_post(client, buyer, _body(plain, lines={"a": 1})))
+            assert pointer in answers.pointers(_post(client, buyer, body)), value
+    assert "#/lines" in answers.pointers(_post(client, buyer, _body(plain, lines=[])))
+    assert "#/lines" in answers.pointers(_post(client, buyer, _body(plain, lines={"a": 1})))
     many = [{"servlet_id": plain, "quantity": 1}] * 51
-    assert "#/lines" in _pointers(_post(client, buyer, _body(plain, lines=many)))
+    assert "#/lines" in answers.pointers(_post(client, buyer, _body(plain, lines=many)))
     twice = [{"servlet_id": plain, "quantity": 1}] * 2
-    assert _pointers(_post(client, buyer, _body(plain, lines=twice))) == {
+    assert answers.pointers(_post(client, buyer, _body(plain, lines=twice))) == {
         "#/lines/1/servlet_id": "Listed twice: add up the quantity."
     }
-    assert "#/price" in _pointers(_post(client, buyer, _body(plain, price=1)))
-    assert "#/lines/0/price" in _pointers(
+    assert "#/price" in answers.pointers(_post(client, buyer, _body(plain, price=1)))
+    assert "#/lines/0/price" in answers.pointers(
         _post(client, buyer, _body(plain, lines=[{"servlet_id": plain, "quantity": 1, "price": 0}]))
     )
-    assert "#/payment_route" in _pointers(_post(client, buyer, _body(plain, payment_route="cash")))
-    card = _pointers(_post(client, buyer, _body(plain, payment_route="card")))
+    assert "#/payment_route" in answers.pointers(
+        _post(client, buyer, _body(plain, payment_route="cash"))
+    )
+    card = answers.pointers(_post(client, buyer, _body(plain, payment_route="card")))
     assert "web app" in card["#/payment_route"]
-    credits = _pointers(_post(client, buyer, _body(plain, payment_route="entitlement")))
+    credits = answers.pointers(_post(client, buyer, _body(plain, payment_route="entitlement")))
     assert "not available" in credits["#/payment_route"]
-    assert "#/terms_version" in _pointers(
+    assert "#/terms_version" in answers.pointers(
         _post(client, buyer, {**_body(plain), "terms_version": ""})
     )
-    assert "#/po_number" in _pointers(_post(client, buyer, _body(plain, po_number="P" * 65)))
+    assert "#/po_number" in answers.pointers(_post(client, buyer, _body(plain, po_number="P" * 65)))
     stale = _post(client, buyer, _body(plain, terms_version="0.9"))
     assert stale.status_code == 409
     assert "terms of service changed" in stale.json["detail"]
 
     wrong = _body(shop)
     wrong["lines"][0]["intake_answers"] = ["", "lots", "15/01/2030", "Mars", "maybe", ""]
-    refused = _pointers(_post(client, buyer, wrong))
+    refused = answers.pointers(_post(client, buyer, wrong))
     assert set(refused) == {f"#/lines/0/intake_answers/{i}" for i in range(5)}
     assert refused["#/lines/0/intake_answers/3"] == "Choose one of the options."
     wrong["lines"][0]["intake_answers"] = [*ANSWERS, "extra"]
-    assert "#/lines/0/intake_answers" in _pointers(_post(client, buyer, wrong))
+    assert "#/lines/0/intake_answers" in answers.pointers(_post(client, buyer, wrong))
     wrong["lines"][0]["intake_answers"] = ["x" * 2001]
-    assert "#/lines/0/intake_answers/0" in _pointers(_post(client, buyer, wrong))
+    assert "#/lines/0/intake_answers/0" in answers.pointers(_post(client, buyer, wrong))
     with unscoped():
         assert _orders() == before
         assert db.session.scalar(select(func.count(Cart.id))) == 0  # no cart left behind
@@ -374,8 +370,8 @@ def test_cancel_follows_the_web_apps_rules(client, tenant_a, unscoped):
     late = cancel(tokens[Role.BUYER], started)
     assert late.status_code == 409
     assert "Delivery has started" in late.json["detail"]
-    assert "#/reason" in _pointers(cancel(tokens[Role.BUYER], own, "x" * 1001))
-    assert "#/why" in _pointers(
+    assert "#/reason" in answers.pointers(cancel(tokens[Role.BUYER], own, "x" * 1001))
+    assert "#/why" in answers.pointers(
         client.post(
             f"/api/v1/orders/{own}/cancel", json={"why": 1}, headers=tokens[Role.BUYER].headers
         )

@@ -14,7 +14,7 @@ from core.db import utcnow
 from core.extensions import db
 from core.notifications import Notification
 from core.permissions import Role
-from tests.api import factories
+from tests.api import answers, factories
 from tests.catalog import factories as catalog_factories
 
 WRITE = ("write:catalog",)
@@ -23,12 +23,6 @@ READ = ("read:catalog",)
 
 def _count() -> int:
     return db.session.scalar(select(func.count(Recommendation.id)))
-
-
-def _pointers(answer, status: int = 422) -> dict[str, str]:
-    assert answer.status_code == status, answer.get_data(as_text=True)
-    assert answer.mimetype == "application/problem+json"
-    return {error.get("pointer"): error["detail"] for error in answer.json.get("errors", [])}
 
 
 def test_a_csm_recommends_and_the_customers_buyers_read_it(client, tenant_a, unscoped):
@@ -154,22 +148,22 @@ def test_refused_bodies_point_at_the_fields(client, tenant_a, tenant_b, unscoped
         return client.post("/api/v1/recommendations", json=body, headers=csm.headers)
 
     for customer_id in (tenant_b.customer_id, tenant_a.partner_id, tenant_a.vendor_id, 999_999):
-        assert _pointers(post(customer_id=customer_id)) == {
+        assert answers.pointers(post(customer_id=customer_id)) == {
             "#/customer_id": "That customer does not exist."
         }
     for servlet_id in (draft, elsewhere, 999_999):
-        assert "#/servlet_id" in _pointers(post(servlet_id=servlet_id))
+        assert "#/servlet_id" in answers.pointers(post(servlet_id=servlet_id))
     assert "cannot see this servlet" in post(servlet_id=unassigned).json["detail"]
-    assert "#/reason" in _pointers(post(reason=""))
-    assert "#/reason" in _pointers(post(reason="x" * 2001))
-    assert "#/reason" in _pointers(post(reason=["Why."]))
-    assert "#/customer_id" in _pointers(post(customer_id="2"))
-    assert "#/servlet_id" in _pointers(post(servlet_id=2**70))
-    assert "#/expires_at" in _pointers(post(expires_at="next week"))
+    assert "#/reason" in answers.pointers(post(reason=""))
+    assert "#/reason" in answers.pointers(post(reason="x" * 2001))
+    assert "#/reason" in answers.pointers(post(reason=["Why."]))
+    assert "#/customer_id" in answers.pointers(post(customer_id="2"))
+    assert "#/servlet_id" in answers.pointers(post(servlet_id=2**70))
+    assert "#/expires_at" in answers.pointers(post(expires_at="next week"))
     past = post(expires_at=(utcnow() - timedelta(days=1)).isoformat())
     assert past.status_code == 422
     assert "in the future" in past.json["detail"]
-    assert "#/priority" in _pointers(post(priority="high"))
+    assert "#/priority" in answers.pointers(post(priority="high"))
     with unscoped():
         assert _count() == before
 

@@ -48,9 +48,7 @@ def test_a_token_made_on_the_page_opens_the_api_until_it_is_revoked(
     status, me = _me(page, secret)
     assert status == 200, me
     assert sorted(me["token"]["scopes"]) == ["read:catalog", "read:success"]
-    accounts = page.request.get(
-        "/api/v1/accounts", headers={"Authorization": f"Bearer {secret}"}
-    )
+    accounts = page.request.get("/api/v1/accounts", headers={"Authorization": f"Bearer {secret}"})
     assert accounts.status == 200
     assert accounts.json()["data"], "the CSM's token reads the vendor's accounts"
 
@@ -61,9 +59,7 @@ def test_a_token_made_on_the_page_opens_the_api_until_it_is_revoked(
     _shoot(page, "tokens")
     row.get_by_role("link", name="Revoke").click()
     page.get_by_role("button", name="Revoke token").click()
-    expect(page.get_by_test_id("token-row").filter(has_text=TOKEN_NAME)).to_contain_text(
-        "Revoked"
-    )
+    expect(page.get_by_test_id("token-row").filter(has_text=TOKEN_NAME)).to_contain_text("Revoked")
     status, problem = _me(page, secret)
     assert status == 401
     assert problem["status"] == 401
