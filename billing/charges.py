@@ -30,6 +30,7 @@ from billing.models import Charge, Invoice
 from catalog.models import BillingPolicy, ServletVersion
 from core.db import insert_for, utcnow
 from core.extensions import db
+from delivery import engagements as delivery_engagements
 from delivery import policies as delivery_policies
 from delivery.models import ENGAGEMENT_LIFE, ChangeOrder, ChangeOrderState, Engagement
 from delivery.models import EngagementState as _E
@@ -99,18 +100,12 @@ def _title(line: OrderLine) -> str:
 @signals.order_confirmed.connect
 def _on_order_confirmed(order: Order, via: str = "", **_: Any) -> None:
     """Prepaid lines of a paid-for order are invoiced at once. Entitlement orders cost no
-    money and owe no invoice. Delivery's receiver ran first (areas wire bottom-up), so the
-    units' engagements exist."""
+    money and owe no invoice. The units' engagements exist: delivery's receiver is connected
+    first, because this module imports ``delivery.engagements`` (receivers run in the order
+    they were connected, which import order decides, not the order areas are wired in)."""
     if order.payment_route is PaymentRoute.ENTITLEMENT:
         return
-    units = {
-        (line_id, unit): engagement_id
-        for engagement_id, line_id, unit in db.session.execute(
-            select(Engagement.id, Engagement.order_line_id, Engagement.unit).where(
-                Engagement.order_line_id.in_([line.id for line in order.lines])
-            )
-        )
-    }
+    units = delivery_engagements.units_of(order)
     due = [
         Due(
             f"line:{line.id}:unit:{unit}",

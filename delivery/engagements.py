@@ -137,6 +137,14 @@ def _of_order(order: Order) -> list[Engagement]:
     )
 
 
+def units_of(order: Order) -> dict[tuple[int, int], int]:
+    """The engagement id of each (order line, unit) of ``order``: what billing charges."""
+    return {
+        (engagement.order_line_id, engagement.unit): engagement.id
+        for engagement in _of_order(order)
+    }
+
+
 def cancel_engagements(order: Order, reason: str = "") -> int:
     """The order was cancelled: its open engagements end too. Returns how many."""
     cancelled = 0

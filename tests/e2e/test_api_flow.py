@@ -9,18 +9,13 @@ from __future__ import annotations
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import LiveServer, sign_in
-from tests.e2e.test_shell import DESKTOP, PHONE, SCREENSHOTS, no_sideways_scroll
+from tests.e2e.test_shell import DESKTOP, shoot
 
 TOKEN_NAME = "CRM sync"
 
 
 def _shoot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(exist_ok=True)
-    for size in (PHONE, DESKTOP):
-        page.set_viewport_size(size)
-        if size is PHONE:
-            no_sideways_scroll(page)
-        page.screenshot(path=SCREENSHOTS / f"api-{name}-{size['width']}.png", full_page=True)
+    shoot(page, f"api-{name}")
 
 
 def _me(page: Page, secret: str) -> tuple[int, dict]:

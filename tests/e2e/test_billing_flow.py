@@ -21,7 +21,7 @@ from playwright.sync_api import Dialog, Locator, Page, expect
 from pypdf import PdfReader
 
 from tests.e2e.conftest import LiveServer, sign_in
-from tests.e2e.test_shell import DESKTOP, PHONE, SCREENSHOTS, no_sideways_scroll
+from tests.e2e.test_shell import DESKTOP, shoot
 
 CUSTOMER = "Blue Harbor Logistics"
 DRAFT_PO = "PO-0991"
@@ -39,15 +39,7 @@ def _nav(page: Page, label: str) -> None:
 
 
 def _shoot(page: Page, name: str) -> None:
-    """Save the page at phone and desktop width (``billing-<name>-<width>.png``), checking on
-    the phone that nothing scrolls sideways; the page is left at desktop width."""
-    SCREENSHOTS.mkdir(exist_ok=True)
-    page.wait_for_load_state()  # its stylesheets too: a page measured before them is wider
-    for size in (PHONE, DESKTOP):
-        page.set_viewport_size(size)
-        if size is PHONE:
-            no_sideways_scroll(page)
-        page.screenshot(path=SCREENSHOTS / f"billing-{name}-{size['width']}.png", full_page=True)
+    shoot(page, f"billing-{name}")
 
 
 def _amount(text: str) -> Decimal:

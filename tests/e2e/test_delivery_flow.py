@@ -19,7 +19,7 @@ from pathlib import Path
 from playwright.sync_api import Locator, Page, expect
 
 from tests.e2e.conftest import sign_in
-from tests.e2e.test_shell import DESKTOP, PHONE, SCREENSHOTS, no_sideways_scroll
+from tests.e2e.test_shell import DESKTOP, shoot
 
 SERVLET = "Data Migration Sprint"
 CUSTOMER = "Blue Harbor Logistics"
@@ -46,14 +46,7 @@ def _nav(page: Page, label: str) -> None:
 
 
 def _shoot(page: Page, name: str) -> None:
-    """Save the page at phone and desktop width (``<name>-<width>.png``), checking on the
-    phone that nothing scrolls sideways; the page is left at desktop width."""
-    SCREENSHOTS.mkdir(exist_ok=True)
-    for size in (PHONE, DESKTOP):
-        page.set_viewport_size(size)
-        if size is PHONE:
-            no_sideways_scroll(page)
-        page.screenshot(path=SCREENSHOTS / f"delivery-{name}-{size['width']}.png", full_page=True)
+    shoot(page, f"delivery-{name}")
 
 
 def _current_crumb(page: Page) -> Locator:

@@ -36,6 +36,19 @@ def no_sideways_scroll(page: Page) -> None:
     assert width <= viewport, f"{page.url} is {width} px wide in a {viewport} px window"
 
 
+def shoot(page: Page, name: str) -> None:
+    """Save the page at phone and desktop width (``<name>-<width>.png``), checking on the
+    phone that nothing scrolls sideways; the page is left at desktop width."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.wait_for_load_state()  # its stylesheets too: a page measured before them is wider
+    page.evaluate("window.scrollTo(0, 0)")  # a scrolled page draws its sticky top bar midway
+    for size in (PHONE, DESKTOP):
+        page.set_viewport_size(size)
+        if size is PHONE:
+            no_sideways_scroll(page)
+        page.screenshot(path=SCREENSHOTS / f"{name}-{size['width']}.png", full_page=True)
+
+
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
 def test_every_home_fits_the_screen_and_sign_out_is_reachable(

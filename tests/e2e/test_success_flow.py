@@ -26,7 +26,7 @@ from playwright.sync_api import Locator, Page, expect
 from pypdf import PdfReader
 
 from tests.e2e.conftest import sign_in
-from tests.e2e.test_shell import DESKTOP, PHONE, SCREENSHOTS, no_sideways_scroll
+from tests.e2e.test_shell import DESKTOP, shoot
 
 CUSTOMER = "Blue Harbor Logistics"
 PLAYBOOK = "Usage dropping"
@@ -52,16 +52,7 @@ def _nav(page: Page, label: str) -> None:
 
 
 def _shoot(page: Page, name: str) -> None:
-    """Save the page at phone and desktop width (``success-<name>-<width>.png``), checking on
-    the phone that nothing scrolls sideways; the page is left at desktop width."""
-    SCREENSHOTS.mkdir(exist_ok=True)
-    page.wait_for_load_state()  # its stylesheets too: a page measured before them is wider
-    page.evaluate("window.scrollTo(0, 0)")  # a scrolled page draws its sticky top bar midway
-    for size in (PHONE, DESKTOP):
-        page.set_viewport_size(size)
-        if size is PHONE:
-            no_sideways_scroll(page)
-        page.screenshot(path=SCREENSHOTS / f"success-{name}-{size['width']}.png", full_page=True)
+    shoot(page, f"success-{name}")
 
 
 def _current_crumb(page: Page) -> Locator:
