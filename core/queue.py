@@ -25,7 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core import claims
 from core.claims import Claimable
-from core.db import IdMixin, utcnow
+from core.db import IdMixin, insert_for, utcnow
 from core.extensions import db
 from core.tenancy import all_tenants, tenant_scope
 
@@ -69,23 +69,27 @@ def enqueue(
     vendor_id: int | None,
     payload: dict[str, Any] | None = None,
     delay: timedelta = timedelta(0),
-) -> None:
+) -> bool:
     """Ask for ``kind`` work in the caller's transaction; nothing when ``key`` is asked for
-    already."""
+    already, by an earlier ask or a concurrent one (``ON CONFLICT DO NOTHING`` on the unique
+    key). Returns whether this call asked for it."""
     if kind not in _performers:
         raise RuntimeError(f"no performer for queued jobs of kind {kind}")
-    with all_tenants():
-        exists = db.session.scalar(sa.select(QueuedJob.id).where(QueuedJob.key == key))
-    if exists is None:
-        db.session.add(
-            QueuedJob(
-                kind=kind,
-                key=key,
-                vendor_id=vendor_id,
-                payload=payload or {},
-                due_at=utcnow() + delay,
-            )
+    table = QueuedJob.__table__
+    stmt = (
+        insert_for(db.session, table)
+        .values(
+            kind=kind,
+            key=key,
+            vendor_id=vendor_id,
+            payload=payload or {},
+            due_at=utcnow() + delay,
         )
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(table.c.id)
+    )
+    with all_tenants():
+        return db.session.execute(stmt).first() is not None
 
 
 def run_queued(limit: int = 20) -> int:

@@ -28,11 +28,11 @@ from sqlalchemy.orm import aliased
 
 from accounts.models import Organization
 from core import audit
-from core.db import insert_for, utcnow
+from core.db import utcnow
 from core.errors import NotAllowed, ServiceError
 from core.extensions import db
 from core.permissions import Actor, OrgKind, Role
-from core.queue import QueuedJob, enqueue, performs
+from core.queue import enqueue, performs
 from core.scheduler import every
 from delivery.models import ENGAGEMENT_LIFE, Engagement, EngagementState
 from delivery.signals import engagement_rated
@@ -413,21 +413,12 @@ def nightly_recompute() -> int:
     ).all()
     asked = 0
     for vendor_id in vendors:
-        stmt = (
-            insert_for(db.session, QueuedJob.__table__)
-            .values(
-                kind=RECOMPUTE,
-                key=NIGHTLY_KEY.format(vendor_id=vendor_id, day=today.isoformat()),
-                vendor_id=vendor_id,
-                payload={"vendor_id": vendor_id, "customer_ids": None, "as_of": today.isoformat()},
-                due_at=utcnow(),
-                attempts=0,
-                created_at=utcnow(),
-            )
-            .on_conflict_do_nothing(index_elements=["key"])
-            .returning(QueuedJob.__table__.c.id)
+        asked += enqueue(
+            RECOMPUTE,
+            NIGHTLY_KEY.format(vendor_id=vendor_id, day=today.isoformat()),
+            vendor_id=vendor_id,
+            payload={"vendor_id": vendor_id, "customer_ids": None, "as_of": today.isoformat()},
         )
-        asked += db.session.execute(stmt).first() is not None
     db.session.commit()
     return asked
 

@@ -38,7 +38,7 @@ from core.db import insert_for, utcnow
 from core.errors import InvalidTransition, NotAllowed, ServiceError
 from core.extensions import db
 from core.permissions import Actor, Role
-from core.queue import QueuedJob, enqueue, performs
+from core.queue import enqueue, performs
 from core.scheduler import every
 from success import playbook_conditions, policies
 from success.events import health_changed
@@ -199,15 +199,7 @@ def ask_nightly_evaluation() -> int:
     asked = 0
     for vendor_id in vendors:
         key = f"playbooks-nightly:{vendor_id}:{today}"
-        if db.session.scalar(select(QueuedJob.id).where(QueuedJob.key == key)) is not None:
-            continue
-        enqueue(EVALUATE, key, vendor_id=vendor_id, payload={"vendor_id": vendor_id})
-        try:
-            db.session.commit()
-        except sa.exc.IntegrityError:  # another scheduler asked for it first
-            db.session.rollback()
-            continue
-        asked += 1
+        asked += enqueue(EVALUATE, key, vendor_id=vendor_id, payload={"vendor_id": vendor_id})
     db.session.commit()
     return asked
 
