@@ -39,6 +39,7 @@ from billing.models import Invoice, InvoiceState
 from catalog.models import ServletKind, ServletVersion
 from core.extensions import db
 from core.permissions import OrgKind
+from core.templating import date_filter
 from delivery.models import Engagement
 from ordering.models import Entitlement
 from success.health_models import HealthComponent as C
@@ -124,6 +125,10 @@ def _clamp(value: float) -> int:
 
 def _plural(count: float, word: str) -> str:
     return f"{count:g} {word}{'' if count == 1 else 's'}"
+
+
+def _ago(days: int) -> str:
+    return "today" if days == 0 else f"{_plural(days, 'day')} ago"
 
 
 def _pct(value: float) -> str:
@@ -298,7 +303,7 @@ def health_check_readings(scope: Scope) -> dict[int, Reading]:
 
 
 def health_check(score: int, on: date) -> Reading:
-    fact = f"latest health check scored {score} of 100 ({on.isoformat()})"
+    fact = f"latest health check scored {score} of 100 ({date_filter(on)})"
     return Reading(_clamp(score), score, str(score), fact)
 
 
@@ -375,7 +380,7 @@ def late_engagements(late: int, total: int) -> Reading:
 
 def recency(days: int) -> Reading:
     score = 100 - (days - RECENT_DAYS) / (STALE_DAYS - RECENT_DAYS) * 100
-    fact = f"last engagement started or accepted {_plural(days, 'day')} ago"
+    fact = f"last engagement started or accepted {_ago(days)}"
     return Reading(_clamp(score), days, str(days), fact)
 
 
@@ -483,11 +488,7 @@ def contact_readings(scope: Scope) -> dict[int, Reading]:
 def contact_change(days: int | None) -> Reading:
     if days is None:
         return Reading(100, CONTACT_DAYS, "unchanged", "no key contact changed in 90 days")
-    fact = (
-        "a key contact changed today"
-        if days == 0
-        else f"a key contact changed {_plural(days, 'day')} ago"
-    )
+    fact = f"a key contact changed {_ago(days)}"
     return Reading(_clamp(days / CONTACT_DAYS * 100), days, f"changed {days} days ago", fact)
 
 

@@ -64,6 +64,8 @@ TODAY = utcnow().date()
         (hc.recency(30 + 335 // 2), 50, ""),
         (hc.contact_change(None), 100, "no key contact changed in 90 days"),
         (hc.contact_change(9), 10, "a key contact changed 9 days ago"),
+        (hc.contact_change(0), 0, "a key contact changed today"),
+        (hc.recency(0), 100, "last engagement started or accepted today"),
     ],
 )
 def test_each_component_scores_known_figures(reading, score, fact):
