@@ -100,11 +100,12 @@ def _title(line: OrderLine) -> str:
 @signals.order_confirmed.connect
 def _on_order_confirmed(order: Order, via: str = "", **_: Any) -> None:
     """Prepaid lines of a paid-for order are invoiced at once. Entitlement orders cost no
-    money and owe no invoice. The units' engagements exist: delivery's receiver is connected
-    first, because this module imports ``delivery.engagements`` (receivers run in the order
-    they were connected, which import order decides, not the order areas are wired in)."""
+    money and owe no invoice. Each unit is charged with its engagement, made here if
+    delivery's receiver has not run yet (receivers run in the order they were connected, which
+    import order decides; making engagements twice makes nothing twice)."""
     if order.payment_route is PaymentRoute.ENTITLEMENT:
         return
+    delivery_engagements.create_engagements(order)
     units = delivery_engagements.units_of(order)
     due = [
         Due(

@@ -47,7 +47,10 @@ def due_dates(version: ServletVersion, requested_at: datetime) -> tuple[Any, Any
 
 
 def create_engagements(order: Order) -> list[Engagement]:
-    """One engagement per purchased unit, state ``requested``. No commit: the caller's."""
+    """One engagement per purchased unit not made yet, state ``requested``; the ones made.
+    Asking twice makes nothing twice, so billing may ask first at confirmation without
+    depending on which receiver of ``order_confirmed`` runs first. No commit: the caller's."""
+    made = units_of(order)
     versions = {
         v.id: v
         for v in db.session.scalars(
@@ -62,6 +65,8 @@ def create_engagements(order: Order) -> list[Engagement]:
         version = versions[line.servlet_version_id]
         start_by, deliver_by = due_dates(version, now)
         for unit in range(1, line.quantity + 1):
+            if (line.id, unit) in made:
+                continue
             created.append(
                 Engagement(
                     number=next_number(order.vendor_id, "engagement"),
@@ -76,6 +81,8 @@ def create_engagements(order: Order) -> list[Engagement]:
                     deliver_by=deliver_by,
                 )
             )
+    if not created:
+        return created
     db.session.add_all(created)
     db.session.flush()
     db.session.add_all(task for engagement in created for task in _tasks(engagement, versions))
